@@ -1,0 +1,58 @@
+# Third-party dependencies: Debian packages through find_package/pkg-config,
+# llama.cpp (+ libmtmd) from the dependency cache or a user-provided prefix.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio dnn)
+find_package(nlohmann_json 3.10 REQUIRED)
+find_package(yaml-cpp REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(fmt REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(CURL REQUIRED)
+find_package(OpenSSL REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(Eigen3 REQUIRED NO_MODULE)
+find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
+pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
+pkg_check_modules(MOSQUITTO IMPORTED_TARGET libmosquitto)
+
+# llama.cpp: -DVIGIL_LLAMA_DIR=PREFIX (or env VIGIL_LLAMA_DIR) points at an
+# install prefix with include/ and lib/; otherwise the cached build written by
+# scripts/install-deps.sh; otherwise a system-wide install.
+set(VIGIL_LLAMA_DIR "$ENV{VIGIL_LLAMA_DIR}" CACHE PATH "llama.cpp install prefix (include/, lib/)")
+if(NOT VIGIL_LLAMA_DIR)
+  set(_cache_dir "$ENV{VIGIL_CACHE_DIR}")
+  if(NOT _cache_dir)
+    set(_cache_dir "$ENV{HOME}/.cache/vigil")
+  endif()
+  if(EXISTS "${_cache_dir}/llama.cpp.path")
+    file(STRINGS "${_cache_dir}/llama.cpp.path" _llama_prefix LIMIT_COUNT 1)
+    set(VIGIL_LLAMA_DIR "${_llama_prefix}" CACHE PATH "llama.cpp install prefix" FORCE)
+  endif()
+endif()
+set(_llama_hints)
+if(VIGIL_LLAMA_DIR)
+  set(_llama_hints HINTS "${VIGIL_LLAMA_DIR}/lib" "${VIGIL_LLAMA_DIR}/include")
+endif()
+find_path(LLAMA_INCLUDE_DIR llama.h ${_llama_hints})
+find_path(MTMD_INCLUDE_DIR mtmd.h ${_llama_hints} PATH_SUFFIXES mtmd)
+find_library(LLAMA_LIBRARY llama ${_llama_hints})
+find_library(MTMD_LIBRARY mtmd ${_llama_hints})
+find_library(GGML_LIBRARY ggml ${_llama_hints})
+find_library(GGML_BASE_LIBRARY ggml-base ${_llama_hints})
+if(NOT LLAMA_INCLUDE_DIR OR NOT MTMD_INCLUDE_DIR OR NOT LLAMA_LIBRARY OR NOT MTMD_LIBRARY OR NOT GGML_LIBRARY OR NOT GGML_BASE_LIBRARY)
+  message(FATAL_ERROR "llama.cpp with libmtmd not found. Run scripts/install-deps.sh, "
+                      "or pass -DVIGIL_LLAMA_DIR=<prefix with include/ and lib/>.")
+endif()
+get_filename_component(LLAMA_LIBRARY_DIR "${LLAMA_LIBRARY}" DIRECTORY)
+add_library(vigil_llama INTERFACE)
+target_include_directories(vigil_llama SYSTEM INTERFACE ${LLAMA_INCLUDE_DIR} ${MTMD_INCLUDE_DIR})
+target_link_libraries(vigil_llama INTERFACE ${MTMD_LIBRARY} ${LLAMA_LIBRARY} ${GGML_LIBRARY} ${GGML_BASE_LIBRARY})
+message(STATUS "llama.cpp: ${LLAMA_LIBRARY_DIR}")
+
+# Executables find llama.cpp (and later ONNX Runtime) through their rpath, no
+# LD_LIBRARY_PATH needed.
+set(CMAKE_BUILD_RPATH "${LLAMA_LIBRARY_DIR}")
+set(CMAKE_INSTALL_RPATH "${LLAMA_LIBRARY_DIR}")
+set(VIGIL_LLAMA_BIN_DIR "${LLAMA_LIBRARY_DIR}/../bin")
+set(VIGIL_LLAMA_VOCAB_DIR "${LLAMA_LIBRARY_DIR}/../share/vocab")

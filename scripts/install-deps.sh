@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Installs everything Vigil needs on Debian 12: system packages, then llama.cpp
+# (with libmtmd) built from the source that npm's node-llama-cpp carries, and
+# ONNX Runtime (library from npm, headers from Debian 13). Builds are cached
+# under ${VIGIL_CACHE_DIR:-~/.cache/vigil}/<name>-<version> and reused.
+set -euo pipefail
+
+CACHE_DIR="${VIGIL_CACHE_DIR:-$HOME/.cache/vigil}"
+LLAMA_NPM_VERSION="3.22.1"          # node-llama-cpp release carrying llama.cpp
+LLAMA_TAG="v0.5.0"                  # recorded for the cache key only
+ORT_NPM_VERSION="1.30.0"            # onnxruntime-node carrying libonnxruntime.so.1
+ORT_HEADERS_VERSION="1.21"          # Debian 13 libonnxruntime-dev (C API 21)
+JOBS="${VIGIL_JOBS:-$(nproc)}"
+
+log() { printf '[install-deps] %s\n' "$*" >&2; }
+
+APT_PACKAGES=(
+  build-essential cmake pkg-config git ca-certificates curl
+  libopencv-dev libavformat-dev libavcodec-dev libavutil-dev libswscale-dev libavdevice-dev
+  nlohmann-json3-dev libyaml-cpp-dev libcpp-httplib-dev libspdlog-dev libfmt-dev libcli11-dev
+  libeigen3-dev libsqlite3-dev libmosquitto-dev mosquitto libcurl4-openssl-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  libgstrtspserver-1.0-dev gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+)
+
+install_apt() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "apt: installing ${missing[*]}"
+    local sudo=""; [[ $(id -u) -ne 0 ]] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    log "apt: all packages present"
+  fi
+}
+
+# ggml on these CPUs: no -march=native (GCC 12 miscompiles the AMX tile setup,
+# SIGILL at load), AVX-512 family explicitly on, AMX off.
+install_llama() {
+  local prefix="$CACHE_DIR/llama.cpp-$LLAMA_TAG-cpu-avx512"
+  if [[ -f "$prefix/.complete" ]]; then log "llama.cpp: cached at $prefix"; echo "$prefix" >"$CACHE_DIR/llama.cpp.path"; return; fi
+  local work; work="$(mktemp -d "$CACHE_DIR/llama-build.XXXXXX")"
+  log "llama.cpp: fetching node-llama-cpp@$LLAMA_NPM_VERSION source bundle"
+  (cd "$work" && npm pack --silent "node-llama-cpp@$LLAMA_NPM_VERSION" >/dev/null && tar xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle)
+  git clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
+  log "llama.cpp: configuring"
+  cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=ON \
+    -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+    -DGGML_AVX512=ON -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON \
+    -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
+    -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+    -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DCMAKE_INSTALL_RPATH='$ORIGIN/../lib' >"$work/configure.log" 2>&1 \
+    || { cat "$work/configure.log" >&2; exit 1; }
+  log "llama.cpp: building (llama, mtmd, llama-server, llama-mtmd-cli) with $JOBS jobs"
+  cmake --build "$work/build" -j "$JOBS" --target llama mtmd llama-server llama-mtmd-cli >"$work/build.log" 2>&1 \
+    || { tail -50 "$work/build.log" >&2; exit 1; }
+  log "llama.cpp: installing to $prefix"
+  mkdir -p "$prefix/lib" "$prefix/include" "$prefix/bin" "$prefix/share"
+  find "$work/build" -name '*.so*' \( -type f -o -type l \) -exec cp -P {} "$prefix/lib/" \;
+  cp "$work/src/include/"*.h "$prefix/include/"
+  cp "$work/src/ggml/include/"*.h "$prefix/include/"
+  cp "$work/src/tools/mtmd/mtmd.h" "$work/src/tools/mtmd/mtmd-helper.h" "$prefix/include/" 2>/dev/null || true
+  cp "$work/build/bin/llama-server" "$work/build/bin/llama-mtmd-cli" "$prefix/bin/"
+  mkdir -p "$prefix/share/vocab" && cp "$work/src/models/"ggml-vocab-*.gguf "$prefix/share/vocab/"
+  (cd "$work/src" && git describe --tags --always) >"$prefix/VERSION" 2>/dev/null || echo "$LLAMA_TAG" >"$prefix/VERSION"
+  touch "$prefix/.complete"
+  echo "$prefix" >"$CACHE_DIR/llama.cpp.path"
+  rm -rf "$work"
+  log "llama.cpp: done"
+}
+
+mkdir -p "$CACHE_DIR"
+# npm fetches the llama.cpp and ONNX Runtime packages; Debian's own npm only
+# where the machine has no Node.js toolchain already.
+command -v npm >/dev/null || APT_PACKAGES+=(npm)
+install_apt
+if [[ -z "${VIGIL_LLAMA_DIR:-}" ]]; then install_llama; else log "llama.cpp: using VIGIL_LLAMA_DIR=$VIGIL_LLAMA_DIR"; fi

@@ -1,0 +1,41 @@
+#include "cli/cli_app.h"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "core/error.h"
+#include "vigil/version.h"
+
+namespace vigil::cli {
+
+int run_cli(int argc, char** argv) {
+    CLI::App app{"Vigil: on-premises Vision AI engine (detect, track, trigger, contextualize, alert)"};
+    app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
+    app.require_subcommand(1);
+    bool verbose = false;
+    app.add_flag("-v,--verbose", verbose, "Debug logging");
+    app.parse_complete_callback([&] { spdlog::set_level(verbose ? spdlog::level::debug : spdlog::level::info); });
+
+    add_vlm_commands(app);
+    add_models_commands(app);
+    add_bench_commands(app);
+    add_vision_commands(app);
+    add_eval_commands(app);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    } catch (const vigil::Error& e) {
+        std::cerr << "vigil: error: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "vigil: unexpected error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace vigil::cli

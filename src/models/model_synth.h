@@ -1,0 +1,25 @@
+#pragma once
+// Random-weight VLM pairs (text.gguf + mmproj.gguf) for tests and benchmarks:
+// real GGUF files that llama.cpp and libmtmd load and run, producing nonsense
+// text. `tiny` is a few MB; `smolvlm-500m` has SmolVLM-500M-Instruct's exact
+// dimensions so speed measurements are honest.
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace vigil::models {
+
+struct SynthResult {
+    std::filesystem::path text_model;  // <out>/text.gguf
+    std::filesystem::path mmproj;      // <out>/mmproj.gguf
+};
+
+// Shapes known to synth_vlm.
+std::vector<std::string> synth_shapes();
+
+// Writes the pair for `shape` into `out_dir` (created). Deterministic for a
+// given seed. Throws vigil::Error on an unknown shape or an I/O failure.
+SynthResult synth_vlm(const std::string& shape, const std::filesystem::path& out_dir, uint64_t seed = 1);
+
+}  // namespace vigil::models
