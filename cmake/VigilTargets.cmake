@@ -14,8 +14,14 @@ target_include_directories(vigil_options INTERFACE ${CMAKE_SOURCE_DIR}/src ${CMA
 # vigil_add_stage(NAME DEPS...): every .cpp under src/NAME/ becomes vigil_NAME.
 function(vigil_add_stage name)
   file(GLOB_RECURSE _sources CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/${name}/*.cpp)
-  add_library(vigil_${name} STATIC ${_sources})
-  target_link_libraries(vigil_${name} PUBLIC vigil_options ${ARGN})
+  if(_sources)
+    add_library(vigil_${name} STATIC ${_sources})
+    target_link_libraries(vigil_${name} PUBLIC vigil_options ${ARGN})
+  else()
+    # A stage with headers only (or not written yet) still takes part in linking.
+    add_library(vigil_${name} INTERFACE)
+    target_link_libraries(vigil_${name} INTERFACE vigil_options ${ARGN})
+  endif()
 endfunction()
 
 # vigil_add_test_suite(NAME DEPS...): every .cpp under tests/NAME/ becomes the
@@ -26,6 +32,6 @@ function(vigil_add_test_suite name)
     return()
   endif()
   add_executable(test_${name} ${_sources})
-  target_link_libraries(test_${name} PRIVATE vigil_options vigil_testing GTest::gtest GTest::gmock ${ARGN})
+  target_link_libraries(test_${name} PRIVATE vigil_options vigil_testing GTest::gtest GTest::gmock GTest::gtest_main ${ARGN})
   gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${name})
 endfunction()

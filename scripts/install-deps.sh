@@ -38,6 +38,8 @@ install_apt() {
   fi
 }
 
+# The copied libraries and tools find each other through relative rpaths
+# ($ORIGIN for lib/, $ORIGIN/../lib for bin/), so the prefix can move.
 # ggml on these CPUs: no -march=native (GCC 12 miscompiles the AMX tile setup,
 # SIGILL at load), AVX-512 family explicitly on, AMX off.
 install_llama() {
@@ -54,7 +56,8 @@ install_llama() {
     -DGGML_AVX512=ON -DGGML_AVX512_VBMI=OFF -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON \
     -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF \
     -DGGML_OPENMP=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
-    -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DCMAKE_INSTALL_RPATH='$ORIGIN/../lib' >"$work/configure.log" 2>&1 \
+    -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON \
+    -DCMAKE_BUILD_RPATH='$ORIGIN;$ORIGIN/../lib' -DCMAKE_SKIP_BUILD_RPATH=OFF >"$work/configure.log" 2>&1 \
     || { cat "$work/configure.log" >&2; exit 1; }
   log "llama.cpp: building (llama, mtmd, llama-server, llama-mtmd-cli) with $JOBS jobs"
   cmake --build "$work/build" -j "$JOBS" --target llama mtmd llama-server llama-mtmd-cli >"$work/build.log" 2>&1 \
