@@ -33,5 +33,7 @@ function(vigil_add_test_suite name)
   endif()
   add_executable(test_${name} ${_sources})
   target_link_libraries(test_${name} PRIVATE vigil_options vigil_testing GTest::gtest GTest::gmock GTest::gtest_main ${ARGN})
-  gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${name})
+  # OpenMP workers in llama.cpp spin while idle; with suites running side by side on
+  # two cores that makes them crawl, so tests ask for passive waiting.
+  gtest_discover_tests(test_${name} DISCOVERY_TIMEOUT 60 PROPERTIES LABELS ${name} ENVIRONMENT "OMP_WAIT_POLICY=passive")
 endfunction()
