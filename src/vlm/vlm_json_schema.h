@@ -17,7 +17,11 @@ void check_schema(const nlohmann::json& schema);
 std::vector<std::string> validate_json(const nlohmann::json& schema, const nlohmann::json& instance);
 
 // GBNF grammar (root rule "root") whose every sentence is a JSON document
-// that validates against `schema`. Throws vigil::Error like check_schema.
+// that validates against `schema`. Throws vigil::Error like check_schema, and
+// for schemas a grammar cannot express (see vlm_json_schema_grammar.cpp for
+// the subset it writes: declared properties only, bounded strings, plain
+// decimals; "pattern" is left to parse_and_validate, and oneOf branches are
+// assumed disjoint).
 std::string schema_to_gbnf(const nlohmann::json& schema);
 
 // Parses model/server output as JSON and validates it; throws vigil::Error
