@@ -14,7 +14,7 @@ find_package(SQLite3 REQUIRED)
 find_package(Eigen3 REQUIRED NO_MODULE)
 find_path(HTTPLIB_INCLUDE_DIR httplib.h REQUIRED)
 pkg_check_modules(FFMPEG REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale)
-pkg_check_modules(MOSQUITTO IMPORTED_TARGET libmosquitto)
+pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
 
 # llama.cpp: -DVIGIL_LLAMA_DIR=PREFIX (or env VIGIL_LLAMA_DIR) points at an
 # install prefix with include/ and lib/; otherwise the cached build written by

@@ -23,6 +23,8 @@ int run_cli(int argc, char** argv) {
     add_bench_commands(app);
     add_vision_commands(app);
     add_eval_commands(app);
+    add_run_commands(app);
+    add_alerts_commands(app);
 
     try {
         app.parse(argc, argv);

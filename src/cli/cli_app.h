@@ -15,5 +15,7 @@ void add_models_commands(CLI::App& app);   // models list|pull|verify|synth (cli
 void add_bench_commands(CLI::App& app);    // bench vlm|detect|track  (cli_bench_commands.cpp)
 void add_vision_commands(CLI::App& app);   // detect, track           (cli_vision_commands.cpp)
 void add_eval_commands(CLI::App& app);     // eval detect|track       (cli_eval_commands.cpp)
+void add_run_commands(CLI::App& app);      // run CONFIG.yaml          (cli_run_commands.cpp)
+void add_alerts_commands(CLI::App& app);   // alerts list|show|search, feedback, export dataset (cli_alerts_commands.cpp)
 
 }  // namespace vigil::cli

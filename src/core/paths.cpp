@@ -15,6 +15,11 @@ std::filesystem::path cache_dir() {
     return std::filesystem::path(env_or("HOME", "/tmp")) / ".cache" / "vigil";
 }
 
+std::filesystem::path data_dir() {
+    if (auto dir = env_or("VIGIL_DATA_DIR", ""); !dir.empty()) return dir;
+    return VIGIL_DEFAULT_DATA_DIR;
+}
+
 std::filesystem::path models_dir() {
     if (auto dir = env_or("VIGIL_MODELS_DIR", ""); !dir.empty()) return dir;
     return cache_dir() / "models";

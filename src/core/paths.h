@@ -13,6 +13,10 @@ std::filesystem::path cache_dir();
 // <models_dir>/detectors/<name>/, VLMs in <models_dir>/vlm/<name>/.
 std::filesystem::path models_dir();
 
+// Vigil's data files (schemas/, prompts/, configs/, models/catalog.json):
+// $VIGIL_DATA_DIR, else the source tree this binary was built from.
+std::filesystem::path data_dir();
+
 // Value of an environment variable, or `fallback` when unset or empty.
 std::string env_or(const char* name, const std::string& fallback);
 

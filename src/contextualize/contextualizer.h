@@ -1,0 +1,90 @@
+#pragma once
+// The contextualize stage: turns an analytics event plus evidence frames into
+// a VLM request (prompt template + JSON Schema per event type, kept as data
+// files under prompts/), and the VLM's answer into report fields with a
+// verdict. When no VLM is configured, or it is down, late or overloaded, the
+// report is built from the event's facts (source "rules").
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "analyze/analyze_event.h"
+#include "core/detection.h"
+#include "vlm/vlm_engine.h"
+
+namespace vigil::contextualize {
+
+// One frame kept in a camera's ring buffer, with what the tracker saw on it.
+struct EvidenceFrame {
+    cv::Mat bgr;
+    double time_s = 0;
+    std::vector<Track> tracks;
+};
+
+// Bounded per-camera history of recent frames (downscaled copies are fine).
+class FrameRing {
+public:
+    explicit FrameRing(double seconds = 10.0, size_t max_frames = 64);
+    void push(EvidenceFrame frame);
+    // Frames nearest to each requested time (duplicates removed), oldest first.
+    std::vector<EvidenceFrame> frames_near(const std::vector<double>& times_s) const;
+    const EvidenceFrame* latest() const;
+
+private:
+    double seconds_;
+    size_t max_frames_;
+    std::vector<EvidenceFrame> frames_;  // oldest first
+};
+
+struct FewShotExample {
+    std::string image_path;
+    nlohmann::json expected;   // the JSON the model should answer for it
+};
+
+struct CameraContext {
+    std::string camera;        // config name
+    std::string location;      // "5th Ave and Main St"
+    std::string site_context;  // free text about the site
+    std::vector<FewShotExample> examples;
+};
+
+// What the stage produced for one event.
+struct ContextReport {
+    nlohmann::json report;           // title, summary, description, probable_cause, hazards, people_at_risk,
+                                     // emergency_services_seen, recommended_actions, severity, confidence
+    std::string verdict;             // confirmed | rejected | uncertain
+    std::string reasoning;
+    std::string source;              // "vlm" | "rules"
+    std::string fallback_reason;     // why rules were used (empty when source == "vlm")
+    std::vector<std::pair<std::string, cv::Mat>> evidence_images;  // role ("before", "trigger", "after", "annotated", "crop") -> BGR image
+    double vlm_ms = 0;
+    std::string vlm_model;
+};
+
+struct ContextualizerOptions {
+    std::filesystem::path prompts_dir;   // prompts/<event_type>.prompt.txt + schemas/<...>.schema.json
+    int max_tiles_per_request = 2;       // image-token budget: 512-px tiles across all evidence images
+    std::chrono::milliseconds vlm_deadline{60000};
+};
+
+class Contextualizer {
+public:
+    // engine may be null: every report then comes from the rules.
+    Contextualizer(ContextualizerOptions options, vlm::VlmEngine* engine);
+    ContextReport contextualize(const analyze::Event& event, const CameraContext& camera,
+                                const std::vector<EvidenceFrame>& frames);
+    // The same report built from the event's facts alone (used on VLM failure).
+    ContextReport from_rules(const analyze::Event& event, const CameraContext& camera,
+                             const std::vector<EvidenceFrame>& frames, const std::string& reason) const;
+
+private:
+    ContextualizerOptions options_;
+    vlm::VlmEngine* engine_;
+};
+
+}  // namespace vigil::contextualize

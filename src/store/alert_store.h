@@ -1,0 +1,76 @@
+#pragma once
+// The embedded event and alert store (SQLite, WAL): events, alerts, feedback,
+// full-text search over alert text (FTS5), evidence files on disk with a
+// retention policy, and the durable delivery outbox. Every method is
+// thread-safe.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace vigil::store {
+
+struct OutboxItem {
+    int64_t id = 0;
+    std::string alert_id;
+    std::string sink;         // AlertSink::name()
+    int attempts = 0;
+    nlohmann::json alert;     // the alert as it was when queued (latest version)
+};
+
+struct AlertQuery {
+    std::string camera;       // empty: any
+    std::string type;         // empty: any
+    std::string status;       // "sent" | "dismissed" | empty: any
+    int limit = 50;
+};
+
+class AlertStore {
+public:
+    // Opens or creates <path> (a .sqlite file); evidence files go under
+    // `evidence_dir`. Throws vigil::Error naming the path.
+    static std::unique_ptr<AlertStore> open(const std::filesystem::path& path,
+                                            const std::filesystem::path& evidence_dir);
+    virtual ~AlertStore() = default;
+
+    // Records a raw analytics event (JSON from analyze::to_json) for audit.
+    virtual void record_event(const std::string& camera, const nlohmann::json& event) = 0;
+
+    // Inserts or replaces an alert (by "id") and, in the same transaction,
+    // queues one outbox row per sink (replacing undelivered rows for the same
+    // alert and sink). status: "sent" (deliver) or "dismissed" (store only;
+    // no outbox rows).
+    virtual void save_alert(const nlohmann::json& alert, const std::string& status,
+                            const std::vector<std::string>& sinks) = 0;
+
+    // Writes evidence bytes to <evidence_dir>/<alert_id>/<name>; returns the
+    // path, or nullopt when the write failed (disk full): the caller marks the
+    // evidence missing and still saves the alert.
+    virtual std::optional<std::filesystem::path> write_evidence(const std::string& alert_id, const std::string& name,
+                                                                const std::string& bytes) = 0;
+
+    virtual std::optional<nlohmann::json> get_alert(const std::string& id) = 0;
+    virtual std::vector<nlohmann::json> list_alerts(const AlertQuery& query) = 0;
+    virtual std::vector<nlohmann::json> search_alerts(const std::string& text, int limit = 50) = 0;
+
+    // Operator feedback: verdict "confirm" | "dismiss", optional note.
+    virtual void add_feedback(const std::string& alert_id, const std::string& verdict, const std::string& note) = 0;
+    // Alerts with feedback, with it attached under "feedback" (for dataset export).
+    virtual std::vector<nlohmann::json> reviewed_alerts() = 0;
+
+    // Outbox: rows due now (not delivered, next attempt time passed), oldest first.
+    virtual std::vector<OutboxItem> due_deliveries(int limit) = 0;
+    virtual void mark_delivered(int64_t outbox_id) = 0;
+    // Schedules the next attempt with exponential backoff and records the error.
+    virtual void mark_failed(int64_t outbox_id, const std::string& error) = 0;
+    virtual int64_t pending_deliveries() = 0;
+
+    // Deletes evidence files (and optionally alerts) older than max_age.
+    virtual int apply_retention(std::chrono::hours max_age) = 0;
+};
+
+}  // namespace vigil::store
