@@ -2,7 +2,7 @@
 # llama.cpp (+ libmtmd) from the dependency cache or a user-provided prefix.
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
-find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio dnn)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio video dnn)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(yaml-cpp REQUIRED)
 find_package(spdlog REQUIRED)

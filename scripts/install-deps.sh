@@ -83,3 +83,8 @@ mkdir -p "$CACHE_DIR"
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 install_apt
 if [[ -z "${VIGIL_LLAMA_DIR:-}" ]]; then install_llama; else log "llama.cpp: using VIGIL_LLAMA_DIR=$VIGIL_LLAMA_DIR"; fi
+if [[ -z "${VIGIL_ONNXRUNTIME_DIR:-}" ]]; then
+  bash "$(dirname "$0")/install-onnxruntime.sh"
+else
+  log "onnxruntime: using VIGIL_ONNXRUNTIME_DIR=$VIGIL_ONNXRUNTIME_DIR"
+fi
