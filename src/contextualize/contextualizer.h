@@ -34,6 +34,7 @@ public:
     // Frames nearest to each requested time (duplicates removed), oldest first.
     std::vector<EvidenceFrame> frames_near(const std::vector<double>& times_s) const;
     const EvidenceFrame* latest() const;
+    size_t size() const { return frames_.size(); }
 
 private:
     double seconds_;
@@ -62,29 +63,51 @@ struct ContextReport {
     std::string source;              // "vlm" | "rules"
     std::string fallback_reason;     // why rules were used (empty when source == "vlm")
     std::vector<std::pair<std::string, cv::Mat>> evidence_images;  // role ("before", "trigger", "after", "annotated", "crop") -> BGR image
-    double vlm_ms = 0;
+    std::vector<double> evidence_times_s;  // stream time of each evidence image, same order
+    std::vector<Track> tracks;             // the event's tracks as seen on the trigger frame (alert detections)
+    double vlm_ms = 0;                     // wall time of the VLM call, waiting included
+    vlm::VlmTimings vlm_timings;           // the backend's own breakdown (zero for rules)
     std::string vlm_model;
+    std::string prompt_name;               // which prompts/<name>.prompt.txt was used ("" for rules)
 };
 
 struct ContextualizerOptions {
-    std::filesystem::path prompts_dir;   // prompts/<event_type>.prompt.txt + schemas/<...>.schema.json
+    std::filesystem::path prompts_dir;   // prompts/<event_type>.prompt.txt + <name>.schema.json; empty: data_dir()/prompts
     int max_tiles_per_request = 2;       // image-token budget: 512-px tiles across all evidence images
     std::chrono::milliseconds vlm_deadline{60000};
+    int max_tokens = 600;                // the schemas' bounds keep a full answer under this
+    float temperature = 0.2f;
 };
 
 class Contextualizer {
 public:
-    // engine may be null: every report then comes from the rules.
+    // engine may be null: every report then comes from the rules. Loads and
+    // checks every prompt template and schema now; throws vigil::Error naming
+    // the file for a missing folder, an unknown placeholder or a bad schema.
     Contextualizer(ContextualizerOptions options, vlm::VlmEngine* engine);
+    ~Contextualizer();
+    Contextualizer(Contextualizer&&) noexcept;
+    Contextualizer& operator=(Contextualizer&&) noexcept;
     ContextReport contextualize(const analyze::Event& event, const CameraContext& camera,
                                 const std::vector<EvidenceFrame>& frames);
     // The same report built from the event's facts alone (used on VLM failure).
     ContextReport from_rules(const analyze::Event& event, const CameraContext& camera,
                              const std::vector<EvidenceFrame>& frames, const std::string& reason) const;
 
+    // The request contextualize() would send (prompt filled, schema, images,
+    // budget, deadline), for inspection and `vigil` debugging commands.
+    vlm::VlmRequest build_request(const analyze::Event& event, const CameraContext& camera,
+                                  const std::vector<EvidenceFrame>& frames) const;
+
 private:
+    struct Prepared;
+    Prepared prepare(const analyze::Event& event, const CameraContext& camera,
+                     const std::vector<EvidenceFrame>& frames) const;
+
     ContextualizerOptions options_;
     vlm::VlmEngine* engine_;
+    struct Library;
+    std::unique_ptr<Library> library_;
 };
 
 }  // namespace vigil::contextualize
