@@ -45,6 +45,9 @@ struct VlmRequest {
     int max_tokens = 256;
     float temperature = 0.2f;
     uint32_t seed = 42;
+    // Benchmarks only: never stop at end-of-generation, always produce
+    // max_tokens tokens (embedded backend).
+    bool ignore_eos = false;
     ImageBudget image_budget;
     // Absolute deadline for the whole request; generate() throws TimeoutError
     // once it passes. Unset: no deadline.
