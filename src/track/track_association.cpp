@@ -27,10 +27,6 @@ private:
     std::vector<int> parent_;
 };
 
-// Costs of pairs that may not match: large enough that the solver first
-// maximises the number of allowed matches, small enough to keep precision.
-constexpr double kForbiddenCost = 1e6;
-
 }  // namespace
 
 float box_iou(const cv::Rect2f& a, const cv::Rect2f& b) {
@@ -73,16 +69,18 @@ std::vector<BoxPair> overlapping_pairs(const std::vector<cv::Rect2f>& rows, cons
     return pairs;
 }
 
-Assignment assign_gated(int rows, int cols, const std::vector<GatedCost>& allowed) {
+Assignment assign_max_weight(int rows, int cols, const std::vector<WeightedPair>& pairs) {
     Assignment result;
     std::vector<bool> row_matched(size_t(rows), false), col_matched(size_t(cols), false);
 
     // Rows are nodes [0, rows), columns [rows, rows + cols); clusters of
-    // allowed pairs are independent problems.
+    // listed pairs are independent problems.
     DisjointSets sets(rows + cols);
-    for (const GatedCost& pair : allowed) sets.join(pair.row, rows + pair.col);
-    std::unordered_map<int, std::vector<const GatedCost*>> clusters;
-    for (const GatedCost& pair : allowed) clusters[sets.find(pair.row)].push_back(&pair);
+    for (const WeightedPair& pair : pairs)
+        if (pair.weight > 0) sets.join(pair.row, rows + pair.col);
+    std::unordered_map<int, std::vector<const WeightedPair*>> clusters;
+    for (const WeightedPair& pair : pairs)
+        if (pair.weight > 0) clusters[sets.find(pair.row)].push_back(&pair);
 
     std::vector<int> cluster_roots;
     cluster_roots.reserve(clusters.size());
@@ -102,19 +100,24 @@ Assignment assign_gated(int rows, int cols, const std::vector<GatedCost>& allowe
         local_col.clear();
         global_row.clear();
         global_col.clear();
-        for (const GatedCost* pair : members) {
+        for (const WeightedPair* pair : members) {
             if (local_row.emplace(pair->row, int(global_row.size())).second) global_row.push_back(pair->row);
             if (local_col.emplace(pair->col, int(global_col.size())).second) global_col.push_back(pair->col);
         }
         const int n_rows = int(global_row.size());
         const int n_cols = int(global_col.size());
-        cost.assign(size_t(n_rows) * size_t(n_cols), kForbiddenCost);
-        for (const GatedCost* pair : members)
-            cost[size_t(local_row[pair->row]) * size_t(n_cols) + size_t(local_col[pair->col])] = pair->cost;
+        // Unlisted pairs cost 0, the same as leaving both sides unmatched, so
+        // the minimum-cost complete assignment is the maximum-weight matching
+        // once its zero-cost pairs are dropped.
+        cost.assign(size_t(n_rows) * size_t(n_cols), 0.0);
+        for (const WeightedPair* pair : members) {
+            double& entry = cost[size_t(local_row[pair->row]) * size_t(n_cols) + size_t(local_col[pair->col])];
+            entry = std::min(entry, -pair->weight);
+        }
         const std::vector<int> assigned = vigil::solve_linear_assignment(cost, n_rows, n_cols);
         for (int r = 0; r < n_rows; ++r) {
             const int c = assigned[size_t(r)];
-            if (c < 0 || cost[size_t(r) * size_t(n_cols) + size_t(c)] >= kForbiddenCost) continue;
+            if (c < 0 || cost[size_t(r) * size_t(n_cols) + size_t(c)] >= 0) continue;
             result.matches.emplace_back(global_row[size_t(r)], global_col[size_t(c)]);
         }
     }

@@ -1,5 +1,5 @@
 #pragma once
-// Matching tracks to detections: IoU between box sets and a gated minimum-cost
+// Matching tracks to detections: IoU between box sets and a maximum-weight
 // assignment that stays fast with thousands of boxes by only looking at
 // overlapping pairs and solving each cluster of them on its own.
 #include <opencv2/core.hpp>
@@ -21,20 +21,23 @@ struct BoxPair {
 std::vector<BoxPair> overlapping_pairs(const std::vector<cv::Rect2f>& rows, const std::vector<cv::Rect2f>& cols,
                                        float min_iou = 0.f);
 
-struct GatedCost {
+struct WeightedPair {
     int row = 0;
     int col = 0;
-    double cost = 0;  // only pairs allowed to match are listed
+    double weight = 0;  // > 0; only listed pairs may match
 };
 
 struct Assignment {
-    std::vector<std::pair<int, int>> matches;  // (row, col)
+    std::vector<std::pair<int, int>> matches;  // (row, col), sorted
     std::vector<int> unmatched_rows;
     std::vector<int> unmatched_cols;
 };
 
-// Matches as many allowed pairs as possible, then at minimum total cost.
-// Pairs not listed in allowed can never match.
-Assignment assign_gated(int rows, int cols, const std::vector<GatedCost>& allowed);
+// The matching of listed pairs with the largest total weight (each row and
+// column used at most once). With weight = gate - cost this is the Hungarian
+// assignment with a cost limit that SORT and ByteTrack solve (lapjv with
+// cost_limit): a pair is taken only where it beats leaving both unmatched,
+// never merely to match more pairs.
+Assignment assign_max_weight(int rows, int cols, const std::vector<WeightedPair>& pairs);
 
 }  // namespace vigil::track

@@ -42,10 +42,16 @@ public:
                 low.push_back(int(i));
         }
 
+        // Tracks are predicted (a lost one without its height rate, so its
+        // box keeps its size while unseen), except those born last frame:
+        // they have no velocity yet, and the reference matches them on their
+        // birth state.
         std::vector<int> pool, unconfirmed;
         for (size_t i = 0; i < tracks_.size(); ++i) {
             Tracklet& t = tracks_[i];
-            (t.state == TrackState::tracked && !t.track.confirmed ? unconfirmed : pool).push_back(int(i));
+            const bool tentative = t.state == TrackState::tracked && !t.track.confirmed;
+            (tentative ? unconfirmed : pool).push_back(int(i));
+            if (tentative && t.hits == 1) continue;
             if (t.state == TrackState::lost) t.filter.freeze_height_velocity();
             t.filter.predict();
         }
@@ -110,9 +116,10 @@ public:
     std::string name() const override { return "bytetrack"; }
 
 private:
-    // Gated assignment between tracks_[track_ids] and detections[det_ids] on
-    // IoU (times the detection score when fuse), allowing pairs whose
-    // similarity reaches min_similarity.
+    // Assignment between tracks_[track_ids] and detections[det_ids] on IoU
+    // (times the detection score when fuse): pairs must exceed
+    // min_similarity, and the matching maximises the summed excess, which is
+    // what the reference's lapjv with cost_limit = 1 - min_similarity solves.
     Assignment associate(const std::vector<int>& track_ids, const std::vector<vigil::Detection>& detections,
                          const std::vector<int>& det_ids, float min_similarity, bool fuse) const {
         std::vector<cv::Rect2f> track_boxes, det_boxes;
@@ -120,16 +127,17 @@ private:
         det_boxes.reserve(det_ids.size());
         for (int i : track_ids) track_boxes.push_back(tracks_[size_t(i)].filter.box());
         for (int i : det_ids) det_boxes.push_back(detections[size_t(i)].box);
-        std::vector<GatedCost> allowed;
+        std::vector<WeightedPair> candidates;
         for (const BoxPair& pair : overlapping_pairs(track_boxes, det_boxes)) {
             const vigil::Detection& d = detections[size_t(det_ids[size_t(pair.col)])];
             if (!classes_compatible(tracks_[size_t(track_ids[size_t(pair.row)])].track.class_id, d.class_id,
                                     config_.class_aware))
                 continue;
             const float similarity = fuse ? pair.iou * d.score : pair.iou;
-            if (similarity >= min_similarity) allowed.push_back({pair.row, pair.col, 1.0 - similarity});
+            if (similarity > min_similarity)
+                candidates.push_back({pair.row, pair.col, double(similarity - min_similarity)});
         }
-        return assign_gated(int(track_ids.size()), int(det_ids.size()), allowed);
+        return assign_max_weight(int(track_ids.size()), int(det_ids.size()), candidates);
     }
 
     void apply_match(Tracklet& t, const vigil::Detection& d, int frame, double time_s) {

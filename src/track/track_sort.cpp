@@ -1,7 +1,11 @@
 // SORT (Bewley et al., ICIP 2016), the plain baseline ByteTrack is measured
-// against: a constant-velocity Kalman filter per track and one Hungarian
-// association on IoU with the confident detections only.
+// against: a constant-velocity Kalman filter per track, one Hungarian
+// association maximising IoU over the confident detections, assignments under
+// IoU_min rejected, a track dropped after max_age unmatched frames (1 in the
+// paper) and reported once it has been detected min_hits frames in a row
+// (4: the paper's min_hits of 3 counts the matches after the birth frame).
 #include <algorithm>
+#include <utility>
 
 #include "track/track_association.h"
 #include "track/track_common.h"
@@ -14,7 +18,7 @@ struct SortTrack {
     vigil::Track track;
     SortKalmanFilter filter;
     TrackMotion motion;
-    int hit_streak = 0;  // consecutive matched frames, the birth included
+    int hit_streak = 0;  // consecutive frames with a detection, the birth included
     int frames_since_update = 0;
     bool ever_confirmed = false;
 };
@@ -42,15 +46,27 @@ public:
         std::vector<cv::Rect2f> track_boxes, det_boxes;
         for (const SortTrack& t : tracks_) track_boxes.push_back(t.filter.box());
         for (int i : confident) det_boxes.push_back(detections[size_t(i)].box);
-        std::vector<GatedCost> allowed;
+        // The reference solves the Hungarian problem on IoU over every pair
+        // and only then rejects matches under IoU_min.
+        std::vector<WeightedPair> overlaps;
         for (const BoxPair& pair : overlapping_pairs(track_boxes, det_boxes)) {
-            if (pair.iou < config_.sort_iou_threshold) continue;
             if (!classes_compatible(tracks_[size_t(pair.row)].track.class_id,
                                     detections[size_t(confident[size_t(pair.col)])].class_id, config_.class_aware))
                 continue;
-            allowed.push_back({pair.row, pair.col, 1.0 - pair.iou});
+            overlaps.push_back({pair.row, pair.col, pair.iou});
         }
-        const Assignment assignment = assign_gated(int(tracks_.size()), int(confident.size()), allowed);
+        Assignment assignment = assign_max_weight(int(tracks_.size()), int(confident.size()), overlaps);
+        std::vector<std::pair<int, int>> kept;
+        for (const auto& [row, col] : assignment.matches) {
+            if (box_iou(track_boxes[size_t(row)], det_boxes[size_t(col)]) >= config_.sort_iou_threshold) {
+                kept.emplace_back(row, col);
+            } else {
+                assignment.unmatched_rows.push_back(row);
+                assignment.unmatched_cols.push_back(col);
+            }
+        }
+        assignment.matches = std::move(kept);
+        std::sort(assignment.unmatched_cols.begin(), assignment.unmatched_cols.end());
 
         for (const auto& [row, col] : assignment.matches) {
             SortTrack& t = tracks_[size_t(row)];
@@ -59,6 +75,7 @@ public:
         }
         for (int col : assignment.unmatched_cols) {
             const vigil::Detection& d = detections[size_t(confident[size_t(col)])];
+            if (d.score < config_.new_track_threshold) continue;
             SortTrack& t = tracks_.emplace_back();
             t.track.id = next_id_++;
             t.track.first_seen_s = time_s;
@@ -72,9 +89,11 @@ public:
         std::vector<vigil::Track> out;
         for (SortTrack& t : tracks_) {
             // SORT reports a track only while its current streak is long
-            // enough, except during the stream's first frames.
+            // enough, except during the stream's first frames (the
+            // reference's frame_count <= min_hits, which counts matches
+            // after the birth).
             t.track.confirmed =
-                t.frames_since_update == 0 && (t.hit_streak >= config_.min_hits || frame <= config_.min_hits);
+                t.frames_since_update == 0 && (t.hit_streak >= config_.min_hits || frame < config_.min_hits);
             t.ever_confirmed = t.ever_confirmed || t.track.confirmed;
             const bool lost_but_known = config_.output_lost_tracks && t.frames_since_update > 0 && t.ever_confirmed;
             if (!t.track.confirmed && !lost_but_known) continue;

@@ -1,5 +1,6 @@
 #include "track/tracker.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -12,6 +13,18 @@ namespace {
 void require(bool ok, const std::string& field, const std::string& expected) {
     if (!ok) throw vigil::Error("track: config." + field + " is out of range; expected " + expected);
 }
+
+// Published defaults: ByteTrack's MOT17 settings (Zhang et al. 2022) and the
+// SORT paper's (Bewley et al. 2016).
+struct AlgorithmDefaults {
+    float high_threshold;
+    float new_track_margin;  // new_track_threshold = high_threshold + this
+    int min_hits;
+    int max_lost_frames;
+};
+constexpr AlgorithmDefaults kByteTrackDefaults{0.6f, 0.1f, 2, 30};
+// SORT's min_hits = 3 counts matches after the birth detection; ours counts the birth too.
+constexpr AlgorithmDefaults kSortDefaults{0.5f, 0.f, 4, 1};
 
 void validate(const TrackerConfig& c) {
     auto unit = [](float v) { return std::isfinite(v) && v >= 0 && v <= 1; };
@@ -36,13 +49,32 @@ void validate(const TrackerConfig& c) {
 
 }  // namespace
 
-int TrackerConfig::max_lost_frames_scaled() const { return int(frame_rate / 30.0 * max_lost_frames); }
+TrackerConfig TrackerConfig::resolve_defaults() const {
+    TrackerConfig c = *this;
+    const AlgorithmDefaults* defaults = algorithm == "bytetrack" ? &kByteTrackDefaults
+                                        : algorithm == "sort"    ? &kSortDefaults
+                                                                 : nullptr;
+    if (!defaults) return c;
+    if (c.high_threshold == kAlgorithmDefault) c.high_threshold = defaults->high_threshold;
+    if (c.new_track_threshold == kAlgorithmDefault)
+        c.new_track_threshold = std::min(1.f, c.high_threshold + defaults->new_track_margin);
+    if (c.min_hits == kAlgorithmDefault) c.min_hits = defaults->min_hits;
+    if (c.max_lost_frames == kAlgorithmDefault) c.max_lost_frames = defaults->max_lost_frames;
+    return c;
+}
+
+int TrackerConfig::max_lost_frames_scaled() const {
+    if (algorithm == "sort") return max_lost_frames;
+    return int(frame_rate / 30.0 * max_lost_frames);
+}
 
 std::unique_ptr<Tracker> make_tracker(const TrackerConfig& config) {
-    validate(config);
-    if (config.algorithm == "bytetrack") return make_bytetrack_tracker(config);
-    if (config.algorithm == "sort") return make_sort_tracker(config);
-    throw vigil::Error("track: unknown tracker algorithm '" + config.algorithm + "'; expected one of: bytetrack, sort");
+    if (config.algorithm != "bytetrack" && config.algorithm != "sort")
+        throw vigil::Error("track: unknown tracker algorithm '" + config.algorithm +
+                           "'; expected one of: bytetrack, sort");
+    const TrackerConfig resolved = config.resolve_defaults();
+    validate(resolved);
+    return resolved.algorithm == "bytetrack" ? make_bytetrack_tracker(resolved) : make_sort_tracker(resolved);
 }
 
 void StreamClock::advance(double time_s, const std::string& tracker_name) {

@@ -1,4 +1,4 @@
-// The gated assignment and the overlap search against brute force on random
+// The maximum-weight assignment and the overlap search against brute force on random
 // small problems.
 #include <gtest/gtest.h>
 
@@ -11,54 +11,64 @@
 
 namespace {
 
-using vigil::track::GatedCost;
+using vigil::track::WeightedPair;
 
-// Best (most matches, then least cost) over every injective row -> col map.
-std::pair<int, double> brute_force(int rows, int cols, const std::vector<GatedCost>& allowed) {
-    std::vector<std::vector<double>> cost(size_t(rows), std::vector<double>(size_t(cols), -1));
-    for (const auto& a : allowed) cost[size_t(a.row)][size_t(a.col)] = a.cost;
-    std::pair<int, double> best{0, 0};
-    std::vector<int> choice(size_t(rows), -1);
+// Largest total weight over every injective row -> col map of listed pairs.
+double brute_force(int rows, int cols, const std::vector<WeightedPair>& pairs) {
+    std::vector<std::vector<double>> weight(size_t(rows), std::vector<double>(size_t(cols), 0));
+    for (const auto& p : pairs) weight[size_t(p.row)][size_t(p.col)] = p.weight;
+    double best = 0;
     std::vector<bool> used(size_t(cols), false);
-    std::function<void(int, int, double)> go = [&](int r, int matched, double total) {
+    std::function<void(int, double)> go = [&](int r, double total) {
         if (r == rows) {
-            if (matched > best.first || (matched == best.first && total < best.second - 1e-9)) best = {matched, total};
+            best = std::max(best, total);
             return;
         }
-        go(r + 1, matched, total);
+        go(r + 1, total);
         for (int c = 0; c < cols; ++c) {
-            if (used[size_t(c)] || cost[size_t(r)][size_t(c)] < 0) continue;
+            if (used[size_t(c)] || weight[size_t(r)][size_t(c)] <= 0) continue;
             used[size_t(c)] = true;
-            go(r + 1, matched + 1, total + cost[size_t(r)][size_t(c)]);
+            go(r + 1, total + weight[size_t(r)][size_t(c)]);
             used[size_t(c)] = false;
         }
     };
-    go(0, 0, 0);
+    go(0, 0);
     return best;
 }
 
-TEST(AssignGated, MatchesBruteForceOnRandomProblems) {
+TEST(AssignMaxWeight, MatchesBruteForceOnRandomProblems) {
     std::mt19937 rng(42);
     for (int trial = 0; trial < 300; ++trial) {
         const int rows = int(rng() % 6), cols = int(rng() % 6);
-        std::vector<GatedCost> allowed;
+        std::vector<WeightedPair> pairs;
         for (int r = 0; r < rows; ++r)
             for (int c = 0; c < cols; ++c)
-                if (rng() % 3 == 0) allowed.push_back({r, c, double(rng() % 100) / 100.0});
-        const auto result = vigil::track::assign_gated(rows, cols, allowed);
+                if (rng() % 3 == 0) pairs.push_back({r, c, double(1 + rng() % 100) / 100.0});
+        const auto result = vigil::track::assign_max_weight(rows, cols, pairs);
         double total = 0;
         for (const auto& [r, c] : result.matches) {
-            const auto it = std::find_if(allowed.begin(), allowed.end(),
-                                         [&](const GatedCost& a) { return a.row == r && a.col == c; });
-            ASSERT_NE(it, allowed.end()) << "matched a pair that was not allowed";
-            total += it->cost;
+            const auto it = std::find_if(pairs.begin(), pairs.end(),
+                                         [&](const WeightedPair& p) { return p.row == r && p.col == c; });
+            ASSERT_NE(it, pairs.end()) << "matched a pair that was not listed";
+            total += it->weight;
         }
-        const auto [best_matched, best_total] = brute_force(rows, cols, allowed);
-        EXPECT_EQ(int(result.matches.size()), best_matched) << "trial " << trial;
-        EXPECT_NEAR(total, best_total, 1e-9) << "trial " << trial;
+        EXPECT_NEAR(total, brute_force(rows, cols, pairs), 1e-9) << "trial " << trial;
         EXPECT_EQ(result.matches.size() + result.unmatched_rows.size(), size_t(rows));
         EXPECT_EQ(result.matches.size() + result.unmatched_cols.size(), size_t(cols));
     }
+}
+
+// The reason for maximum weight rather than most matches: a track that fits
+// one detection well must keep it, even if that leaves a weakly overlapping
+// track unmatched (which a most-matches assignment would pair crosswise).
+TEST(AssignMaxWeight, PrefersOneGoodMatchToTwoPoorOnes) {
+    // Weights as ByteTrack's margins over the gate: track 0 fits detection 0
+    // (0.7) and barely detection 1 (0.05); track 1 barely detection 0 (0.05).
+    const auto result = vigil::track::assign_max_weight(2, 2, {{0, 0, 0.7}, {0, 1, 0.05}, {1, 0, 0.05}});
+    ASSERT_EQ(result.matches.size(), 1u);
+    EXPECT_EQ(result.matches[0], std::make_pair(0, 0));
+    EXPECT_EQ(result.unmatched_rows, std::vector<int>{1});
+    EXPECT_EQ(result.unmatched_cols, std::vector<int>{1});
 }
 
 TEST(OverlappingPairs, FindsEveryOverlapOfRandomBoxes) {

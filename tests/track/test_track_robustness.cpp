@@ -178,6 +178,56 @@ TEST(TrackerFactory, BadConfigNamesTheField) {
     EXPECT_THROW(vigil::track::make_tracker(config), vigil::Error);
 }
 
+TEST(TrackerFactory, EachAlgorithmGetsItsPublishedDefaults) {
+    TrackerConfig sort;
+    sort.algorithm = "sort";
+    const TrackerConfig s = sort.resolve_defaults();
+    EXPECT_FLOAT_EQ(s.high_threshold, 0.5f);
+    EXPECT_FLOAT_EQ(s.new_track_threshold, 0.5f);
+    EXPECT_EQ(s.min_hits, 4);  // the paper's min_hits 3, plus the birth frame
+    EXPECT_EQ(s.max_lost_frames, 1);
+    EXPECT_FLOAT_EQ(s.sort_iou_threshold, 0.3f);
+
+    const TrackerConfig b = TrackerConfig{}.resolve_defaults();
+    EXPECT_EQ(b.algorithm, "bytetrack");
+    EXPECT_FLOAT_EQ(b.high_threshold, 0.6f);
+    EXPECT_FLOAT_EQ(b.new_track_threshold, 0.7f);
+    EXPECT_EQ(b.min_hits, 2);
+    EXPECT_EQ(b.max_lost_frames, 30);
+    EXPECT_EQ(b.max_lost_frames_scaled(), 30);  // default frame_rate is 30
+    TrackerConfig slow = b;
+    slow.frame_rate = 14;
+    EXPECT_EQ(slow.max_lost_frames_scaled(), 14) << "ByteTrack's buffer is 30 frames at 30 fps";
+
+    TrackerConfig chosen;
+    chosen.algorithm = "sort";
+    chosen.min_hits = 1;
+    chosen.high_threshold = 0.3f;
+    const TrackerConfig c = chosen.resolve_defaults();
+    EXPECT_EQ(c.min_hits, 1);
+    EXPECT_FLOAT_EQ(c.high_threshold, 0.3f);
+    EXPECT_FLOAT_EQ(c.new_track_threshold, 0.3f);
+}
+
+TEST(TrackerFactory, SortForgetsATrackAfterOneMissedFrame) {
+    TrackerConfig config;
+    config.output_lost_tracks = true;
+    auto tracker = make("sort", config);
+    int id = 0;
+    for (int f = 0; f < 6; ++f) {
+        const auto tracks = tracker->update({det(100, 100)}, f * 0.1);
+        ASSERT_EQ(tracks.size(), 1u) << "frame " << f;
+        id = tracks[0].id;
+    }
+    EXPECT_EQ(tracker->update({}, 0.6).size(), 1u);  // max_age 1: kept through one miss
+    EXPECT_TRUE(tracker->update({}, 0.7).empty());
+    std::vector<int> ids;
+    for (int f = 8; f < 14; ++f)
+        for (const auto& t : tracker->update({det(100, 100)}, f * 0.1)) ids.push_back(t.id);
+    ASSERT_FALSE(ids.empty());
+    EXPECT_GT(ids.front(), id) << "a forgotten track comes back under a new id";
+}
+
 TEST(TrackerFactory, NamesItsAlgorithm) {
     EXPECT_EQ(make("bytetrack")->name(), "bytetrack");
     EXPECT_EQ(make("sort")->name(), "sort");
