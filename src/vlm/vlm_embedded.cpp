@@ -16,6 +16,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -26,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -235,6 +237,212 @@ struct TokenBatch {
     ~TokenBatch() { llama_batch_free(batch); }
 };
 
+// Tokens grouped by the ASCII byte their text starts with, and for each such
+// byte a token that is that byte alone. A grammar that rejects the one-byte
+// token rejects every token starting with that byte (it matches text a
+// character at a time), so one probe per byte rules out much of a large
+// vocabulary before the grammar looks at single tokens.
+struct TokenFirstBytes {
+    static constexpr int16_t kOther = -1;  // special, empty, or starts with a non-ASCII byte
+    std::vector<int16_t> first_byte;
+    std::array<llama_token, 128> one_byte_token{};
+
+    explicit TokenFirstBytes(const llama_vocab* vocab) {
+        one_byte_token.fill(LLAMA_TOKEN_NULL);
+        const int n_vocab = llama_vocab_n_tokens(vocab);
+        first_byte.assign(static_cast<size_t>(n_vocab), kOther);
+        std::vector<char> piece(64);
+        for (llama_token t = 0; t < n_vocab; ++t) {
+            // The grammar reads pieces rendered with special tokens as text.
+            int32_t n = llama_token_to_piece(vocab, t, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
+            if (n < 0) {  // longer than the buffer, which llama.cpp then leaves unwritten
+                piece.resize(static_cast<size_t>(-n));
+                n = llama_token_to_piece(vocab, t, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
+            }
+            if (n <= 0 || llama_vocab_is_eog(vocab, t) || llama_vocab_is_control(vocab, t)) continue;
+            const auto byte = static_cast<unsigned char>(piece[0]);
+            if (byte == 0 || byte >= 0x80) continue;
+            first_byte[static_cast<size_t>(t)] = static_cast<int16_t>(byte);
+            if (n == 1 && one_byte_token[byte] == LLAMA_TOKEN_NULL) {
+                one_byte_token[byte] = t;
+            }
+        }
+        // Without a probe, a byte's tokens are left for the grammar to judge.
+        for (int16_t& b : first_byte) {
+            if (b != kOther && one_byte_token[static_cast<size_t>(b)] == LLAMA_TOKEN_NULL) b = kOther;
+        }
+    }
+};
+
+// Picks each generated token: greedy, or temperature + seeded sampling, and
+// for structured output a grammar the token must satisfy.
+//
+// Running the grammar over the whole vocabulary costs tens of milliseconds
+// per token, far more than a small model's decode, so the sampler first draws
+// from the unconstrained distribution and asks the grammar about that one
+// token. A real model's draw is nearly always allowed. When it is not, the
+// draw must be redone from the distribution restricted to allowed tokens;
+// rather than filter every token for that, rank all tokens by a key whose
+// maximum is such a draw (the logit for greedy; logit / temperature plus
+// Gumbel noise otherwise: the Gumbel-max trick) and ask the grammar about
+// growing slices of the ranking until one is allowed: the best allowed key in
+// the first slice holding one is the best allowed overall. Both steps are
+// exact, so the output follows the grammar-constrained distribution (greedy
+// picks the same token as filtering everything first), and a fixed seed
+// repeats the output.
+class TokenSampler {
+public:
+    TokenSampler(const llama_vocab* vocab, const TokenFirstBytes& first_bytes, float temperature, uint32_t seed,
+                 const std::vector<llama_token>& banned, const std::string& grammar)
+        : first_bytes_(first_bytes),
+          temperature_(temperature),
+          banned_(first_bytes.first_byte.size(), false),
+          noise_(seed ^ 0x9e3779b9u) {
+        chain_.reset(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+        if (!banned.empty()) {
+            std::vector<llama_logit_bias> bias;
+            for (llama_token t : banned) {
+                bias.push_back({t, -INFINITY});
+                banned_[static_cast<size_t>(t)] = true;
+            }
+            llama_sampler_chain_add(chain_.get(), llama_sampler_init_logit_bias(llama_vocab_n_tokens(vocab),
+                                                                                static_cast<int32_t>(bias.size()),
+                                                                                bias.data()));
+        }
+        if (greedy()) {
+            llama_sampler_chain_add(chain_.get(), llama_sampler_init_greedy());
+        } else {
+            llama_sampler_chain_add(chain_.get(), llama_sampler_init_temp(temperature));
+            llama_sampler_chain_add(chain_.get(), llama_sampler_init_dist(seed));
+        }
+        if (!grammar.empty()) {
+            grammar_.reset(llama_sampler_init_grammar(vocab, grammar.c_str(), "root"));
+            if (!grammar_) {
+                throw Error(fmt::format("llama.cpp rejected the grammar built from the JSON schema: {}",
+                                        take_llama_errors()));
+            }
+        }
+    }
+
+    // Samples from the last logits of `ctx` and advances the chain and the
+    // grammar past the chosen token, once each.
+    llama_token sample(llama_context* ctx) {
+        const float* logits = llama_get_logits_ith(ctx, -1);
+        if (logits == nullptr) {
+            throw Error("llama.cpp returned no logits to sample the next token from");
+        }
+        llama_token token = sample_unconstrained(logits);
+        if (grammar_ && !grammar_allows(token)) {
+            ++redraws_;
+            token = sample_allowed(logits);
+        }
+        if (grammar_) {
+            llama_sampler_accept(grammar_.get(), token);
+        }
+        llama_sampler_accept(chain_.get(), token);
+        return token;
+    }
+
+    // How many draws the grammar rejected.
+    int redraws() const { return redraws_; }
+
+private:
+    static constexpr size_t kFirstSlice = 64;
+    static constexpr size_t kSliceGrowth = 8;
+
+    bool greedy() const { return temperature_ <= 0.0f; }
+
+    llama_token sample_unconstrained(const float* logits) {
+        candidates_.resize(banned_.size());
+        for (size_t i = 0; i < candidates_.size(); ++i) {
+            candidates_[i] = llama_token_data{static_cast<llama_token>(i), logits[i], 0.0f};
+        }
+        llama_token_data_array all{candidates_.data(), candidates_.size(), /*selected=*/-1, /*sorted=*/false};
+        llama_sampler_apply(chain_.get(), &all);
+        if (all.selected < 0 || static_cast<size_t>(all.selected) >= all.size) {
+            throw Error("the sampling chain selected no token");
+        }
+        return all.data[all.selected].id;
+    }
+
+    bool grammar_allows(llama_token token) {
+        llama_token_data one{token, 0.0f, 0.0f};
+        llama_token_data_array single{&one, 1, /*selected=*/-1, /*sorted=*/false};
+        llama_sampler_apply(grammar_.get(), &single);
+        return std::isfinite(one.logit);
+    }
+
+    // Which ASCII bytes the grammar accepts as the next character.
+    std::array<bool, 128> allowed_first_bytes() {
+        probes_.clear();
+        for (llama_token t : first_bytes_.one_byte_token) {
+            if (t != LLAMA_TOKEN_NULL) probes_.push_back(llama_token_data{t, 0.0f, 0.0f});
+        }
+        llama_token_data_array probe_array{probes_.data(), probes_.size(), /*selected=*/-1, /*sorted=*/false};
+        llama_sampler_apply(grammar_.get(), &probe_array);
+        std::array<bool, 128> allowed{};
+        for (const llama_token_data& probe : probes_) {
+            allowed[static_cast<size_t>(first_bytes_.first_byte[static_cast<size_t>(probe.id)])] =
+                std::isfinite(probe.logit);
+        }
+        return allowed;
+    }
+
+    // Each candidate's logit field holds its ranking key; the grammar sets
+    // it to -inf when it forbids the token.
+    llama_token sample_allowed(const float* logits) {
+        const std::array<bool, 128> byte_allowed = allowed_first_bytes();
+        std::uniform_real_distribution<double> uniform(0.0, 1.0);
+        candidates_.clear();
+        for (size_t i = 0; i < banned_.size(); ++i) {
+            const int16_t first = first_bytes_.first_byte[i];
+            if (banned_[i] || !std::isfinite(logits[i]) ||
+                (first != TokenFirstBytes::kOther && !byte_allowed[static_cast<size_t>(first)])) {
+                continue;
+            }
+            float key = logits[i];
+            if (!greedy()) {
+                const double u = std::max(uniform(noise_), 1e-300);
+                key = static_cast<float>(key / temperature_ - std::log(-std::log(u)));
+            }
+            candidates_.push_back(llama_token_data{static_cast<llama_token>(i), key, 0.0f});
+        }
+        const auto higher_key = [](const llama_token_data& a, const llama_token_data& b) { return a.logit > b.logit; };
+        const auto begin = candidates_.begin();
+        const auto end = candidates_.end();
+        size_t ranked = 0;
+        for (size_t slice = kFirstSlice; ranked < candidates_.size(); slice *= kSliceGrowth) {
+            const size_t slice_end = std::min(candidates_.size(), ranked + slice);
+            std::nth_element(begin + static_cast<std::ptrdiff_t>(ranked), begin + static_cast<std::ptrdiff_t>(slice_end),
+                             end, higher_key);
+            llama_token_data_array part{candidates_.data() + ranked, slice_end - ranked, /*selected=*/-1,
+                                        /*sorted=*/false};
+            llama_sampler_apply(grammar_.get(), &part);
+            const llama_token_data* best = nullptr;
+            for (size_t i = 0; i < part.size; ++i) {
+                if (std::isfinite(part.data[i].logit) && (best == nullptr || part.data[i].logit > best->logit)) {
+                    best = &part.data[i];
+                }
+            }
+            if (best != nullptr) {
+                return best->id;
+            }
+            ranked = slice_end;
+        }
+        throw Error("the JSON schema's grammar allows no token the model can produce here");
+    }
+
+    const TokenFirstBytes& first_bytes_;
+    float temperature_;
+    SamplerPtr chain_;
+    SamplerPtr grammar_;
+    std::vector<llama_token_data> candidates_;
+    std::vector<bool> banned_;
+    std::vector<llama_token_data> probes_;
+    std::mt19937 noise_;
+    int redraws_ = 0;
+};
+
 bool abort_requested(void* data) { return static_cast<const Interrupt*>(data)->triggered(); }
 
 constexpr int kBatchSize = 2048;     // llama-mtmd-cli's n_batch
@@ -400,6 +608,7 @@ private:
         if (const char* tmpl = llama_model_chat_template(model_.get(), nullptr)) {
             chat_template_ = tmpl;
         }
+        first_bytes_ = std::make_unique<TokenFirstBytes>(vocab_);
         const int n_vocab = llama_vocab_n_tokens(vocab_);
         for (llama_token t = 0; t < n_vocab; ++t) {
             if (llama_vocab_is_eog(vocab_, t)) {
@@ -559,32 +768,6 @@ private:
         return n_past;
     }
 
-    SamplerPtr make_sampler(const VlmRequest& request, const std::string& grammar) const {
-        SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
-        if (request.ignore_eos && !eog_tokens_.empty()) {
-            std::vector<llama_logit_bias> bias;
-            for (llama_token t : eog_tokens_) bias.push_back({t, -INFINITY});
-            llama_sampler_chain_add(chain.get(), llama_sampler_init_logit_bias(llama_vocab_n_tokens(vocab_),
-                                                                               static_cast<int32_t>(bias.size()),
-                                                                               bias.data()));
-        }
-        if (!grammar.empty()) {
-            llama_sampler* g = llama_sampler_init_grammar(vocab_, grammar.c_str(), "root");
-            if (g == nullptr) {
-                throw Error(fmt::format("llama.cpp rejected the grammar built from the JSON schema: {}",
-                                        take_llama_errors()));
-            }
-            llama_sampler_chain_add(chain.get(), g);
-        }
-        if (request.temperature <= 0.0f) {
-            llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
-        } else {
-            llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(request.temperature));
-            llama_sampler_chain_add(chain.get(), llama_sampler_init_dist(request.seed));
-        }
-        return chain;
-    }
-
     std::string token_piece(llama_token token) const {
         char small[64];
         int32_t n = llama_token_to_piece(vocab_, token, small, sizeof small, 0, false);
@@ -598,13 +781,14 @@ private:
 
     VlmResponse sample_response(const VlmRequest& request, const std::string& grammar, llama_pos n_past,
                                 VlmTimings& timings) {
-        SamplerPtr sampler = make_sampler(request, grammar);
+        TokenSampler sampler(vocab_, *first_bytes_, request.temperature, request.seed,
+                             request.ignore_eos ? eog_tokens_ : std::vector<llama_token>{}, grammar);
         VlmResponse response;
         response.finish_reason = "length";
         const auto t0 = Clock::now();
         for (int i = 0; i < request.max_tokens; ++i) {
             interrupt_.check("generating");
-            const llama_token token = llama_sampler_sample(sampler.get(), ctx_.get(), -1);
+            const llama_token token = sampler.sample(ctx_.get());
             if (!request.ignore_eos && llama_vocab_is_eog(vocab_, token)) {
                 response.finish_reason = "stop";
                 break;
@@ -625,6 +809,10 @@ private:
             }
         }
         timings.decode_ms = ms_since(t0);
+        if (!grammar.empty()) {
+            spdlog::debug("grammar rejected {} draws while generating {} tokens", sampler.redraws(),
+                         timings.generated_tokens);
+        }
         response.timings = timings;
         return response;
     }
@@ -643,6 +831,7 @@ private:
     std::map<ImageTokenLimits, MtmdPtr> mtmd_by_limits_;
     std::string chat_template_;
     std::vector<llama_token> eog_tokens_;
+    std::unique_ptr<TokenFirstBytes> first_bytes_;
     TokenBatch token_batch_;
     Interrupt interrupt_;
     std::mutex mutex_;

@@ -338,6 +338,39 @@ INSTANTIATE_TEST_SUITE_P(
                        "required":["summary","speed_kmh","tags"],"additionalProperties":false})"}),
     [](const ::testing::TestParamInfo<SchemaCase>& param_info) { return std::string(param_info.param.name); });
 
+// A document of about two hundred tokens: long enough that the sampled token is
+// often one the grammar forbids, so both the one-token check and the
+// whole-vocabulary resample run many times, and a grammar state that advanced
+// twice (or not at all) for a token would show as an invalid document.
+TEST_F(EmbeddedVlmTest, LongSchemaGenerationValidatesAcrossSeeds) {
+    const nlohmann::json schema = nlohmann::json::parse(R"({
+        "type":"object","properties":{
+          "events":{"type":"array","minItems":6,"maxItems":6,"items":{
+            "type":"object","properties":{
+              "label":{"type":"string","enum":["person","car","bus","bag"]},
+              "count":{"type":"integer","minimum":1,"maximum":99},
+              "note":{"type":"string","minLength":3,"maxLength":10}},
+            "required":["label","count","note"],"additionalProperties":false}},
+          "night":{"type":"boolean"}},
+        "required":["events","night"],"additionalProperties":false})");
+    for (uint32_t seed : {1u, 2u, 3u}) {
+        VlmRequest request = describe({}, 600);
+        request.prompt = "List the events as JSON.";
+        request.json_schema = schema;
+        request.temperature = 1.0f;
+        request.seed = seed;
+        const VlmResponse response = engine_->generate(request);
+        ASSERT_TRUE(response.json.has_value()) << response.text;
+        EXPECT_TRUE(validate_json(schema, *response.json).empty()) << response.text;
+        EXPECT_EQ(response.finish_reason, "stop");
+        EXPECT_EQ((*response.json)["events"].size(), 6u);
+        if (seed == 1u) {
+            // A fixed seed gives the same document again.
+            EXPECT_EQ(engine_->generate(request).text, response.text);
+        }
+    }
+}
+
 // ---- bad input -------------------------------------------------------------
 
 TEST_F(EmbeddedVlmTest, BadImagesGiveClearErrorsAndTheEngineKeepsWorking) {
