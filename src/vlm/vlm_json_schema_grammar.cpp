@@ -385,8 +385,8 @@ private:
         return Node::ref(ws_rule_);
     }
 
-    // One character inside a JSON string: anything but a quote, backslash or
-    // control character, or an escape. \u escapes exclude UTF-16 surrogates,
+    // One character inside a JSON string: a quote, backslash or control
+    // character only as an escape. \u escapes exclude UTF-16 surrogates,
     // which JSON parsers reject unless paired.
     std::string string_char() {
         if (!char_rule_.empty()) return char_rule_;
@@ -398,7 +398,12 @@ private:
         Node escape = Node::sequence({Node::literal("\\"), Node::choice({Node::chars({{'"', '"'}, {'\\', '\\'}, {'/', '/'}, {'b', 'b'},
                                                                                       {'f', 'f'}, {'n', 'n'}, {'r', 'r'}, {'t', 't'}}),
                                                                          unicode_escape})});
-        char_rule_ = grammar_.add_rule("char", Node::choice({Node::chars({{'"', '"'}, {'\\', '\\'}, {0, 0x1F}}, true), escape}));
+        // Raw characters are listed as valid Unicode scalar values rather than
+        // "anything but": llama.cpp's grammar would otherwise let a byte-level
+        // vocabulary spell UTF-16 surrogates or values past U+10FFFF, which no
+        // JSON parser accepts.
+        Node raw = Node::chars({{0x20, 0x21}, {0x23, 0x5B}, {0x5D, 0xD7FF}, {0xE000, 0xFFFD}, {0x10000, 0x10FFFF}});
+        char_rule_ = grammar_.add_rule("char", Node::choice({raw, escape}));
         return char_rule_;
     }
 
