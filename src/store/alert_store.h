@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -17,15 +18,15 @@ namespace vigil::store {
 struct OutboxItem {
     int64_t id = 0;
     std::string alert_id;
-    std::string sink;         // AlertSink::name()
+    std::string sink;  // AlertSink::name()
     int attempts = 0;
-    nlohmann::json alert;     // the alert as it was when queued (latest version)
+    nlohmann::json alert;  // the alert as it was when queued (latest version)
 };
 
 struct AlertQuery {
-    std::string camera;       // empty: any
-    std::string type;         // empty: any
-    std::string status;       // "sent" | "dismissed" | empty: any
+    std::string camera;  // empty: any
+    std::string type;    // empty: any
+    std::string status;  // "sent" | "dismissed" | empty: any
     int limit = 50;
 };
 
@@ -69,8 +70,37 @@ public:
     virtual void mark_failed(int64_t outbox_id, const std::string& error) = 0;
     virtual int64_t pending_deliveries() = 0;
 
-    // Deletes evidence files (and optionally alerts) older than max_age.
+    // Deletes evidence folders of alerts that ended more than max_age ago (a
+    // folder without an alert ages by its mtime) and events recorded before
+    // then; alert records stay (see delete_alerts_older_than). Returns the
+    // number of evidence folders deleted.
     virtual int apply_retention(std::chrono::hours max_age) = 0;
+
+    // "sent" | "dismissed", or nullopt for an unknown id.
+    virtual std::optional<std::string> alert_status(const std::string& id) = 0;
+    // Feedback rows for one alert, oldest first: {"verdict", "note", "time"}.
+    virtual std::vector<nlohmann::json> feedback_for(const std::string& alert_id) = 0;
+
+    // Undelivered rows for one sink (a worker drains only the sinks it has).
+    virtual int64_t pending_deliveries_for(const std::string& sink) = 0;
+    // When the earliest undelivered row becomes due; nullopt when none is pending.
+    virtual std::optional<std::chrono::system_clock::time_point> next_delivery_time() = 0;
+    // mark_failed waits `initial`, doubling per attempt up to `max` (default 1 s .. 60 s).
+    virtual void set_retry_backoff(std::chrono::milliseconds initial, std::chrono::milliseconds max) = 0;
+    // Deletes events and alerts (with their feedback, outbox rows and evidence)
+    // older than max_age; apply_retention only deletes evidence and events.
+    virtual int delete_alerts_older_than(std::chrono::hours max_age) = 0;
+
+    // Called after each save_alert that queued deliveries (outside the
+    // database lock; keep it short, e.g. notify a condition variable), so a
+    // delivery worker wakes at once. Returns a handle for remove_save_listener.
+    virtual int add_save_listener(std::function<void()> listener) = 0;
+    virtual void remove_save_listener(int handle) = 0;
+
+    const std::filesystem::path& evidence_dir() const { return evidence_dir_; }
+
+protected:
+    std::filesystem::path evidence_dir_;
 };
 
 }  // namespace vigil::store
