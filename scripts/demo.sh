@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
-# Sets everything up and runs Vigil's main job on its embedded defaults:
-# describe the sample street image with the embedded VLM. Uses the installed
-# catalog VLM (vigil models pull smolvlm-500m) when present; otherwise says so
-# and falls back to a synthetic random-weight model, which runs the full
-# pipeline but writes nonsense.
+# Sets everything up and runs Vigil's main job on its embedded defaults: the
+# alert pipeline (`vigil run configs/demo.yaml`) on a sample traffic video,
+# writing alerts to demo-alerts.jsonl and the store.
+#   Models: $VIGIL_MODELS_DIR, else ../shared/models when present, else the
+#           default detector is pulled from its pinned URL (`vigil models pull`).
+#   Video:  $VIGIL_SAMPLE_VIDEO, else the sample the demo config names.
+#   VLM:    the installed smolvlm-500m when present (`vigil models pull
+#           smolvlm-500m`, or `--from DIR` offline); otherwise vigil says so in
+#           one line and writes rule-based context.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR="${VIGIL_BUILD_DIR:-build}"
 bash scripts/build.sh
-IMAGE="${1:-assets/sample_street.jpg}"
-if "$BUILD_DIR/vigil" models path smolvlm-500m >/dev/null 2>&1; then
-  exec "$BUILD_DIR/vigil" describe --vlm smolvlm-500m "$IMAGE"
+if [[ -z "${VIGIL_MODELS_DIR:-}" && -d ../shared/models/detectors ]]; then
+  export VIGIL_MODELS_DIR="$(cd ../shared/models && pwd)"
 fi
-SYNTH_DIR="${VIGIL_CACHE_DIR:-$HOME/.cache/vigil}/synth/tiny"
-echo "vigil: no VLM weights installed (run '$BUILD_DIR/vigil models pull smolvlm-500m', or --from DIR offline);" \
-     "describing with the synthetic tiny model, whose text is random." >&2
-[[ -f "$SYNTH_DIR/text.gguf" ]] || "$BUILD_DIR/vigil" models synth --shape tiny --out "$SYNTH_DIR"
-exec "$BUILD_DIR/vigil" describe --model "$SYNTH_DIR/text.gguf" --mmproj "$SYNTH_DIR/mmproj.gguf" --max-tokens 48 "$IMAGE"
+"$BUILD_DIR/vigil" models path yolox-nano >/dev/null 2>&1 || "$BUILD_DIR/vigil" models pull yolox-nano
+args=(run configs/demo.yaml --until-eof)
+[[ -n "${VIGIL_SAMPLE_VIDEO:-}" ]] && args+=(--source "$VIGIL_SAMPLE_VIDEO")
+"$BUILD_DIR/vigil" models path smolvlm-500m >/dev/null 2>&1 && args+=(--vlm smolvlm-500m)
+exec "$BUILD_DIR/vigil" "${args[@]}"

@@ -121,8 +121,9 @@ double read_positive(ConfigReader& reader, const char* key) {
     return v;
 }
 
+// Both spellings: Darknet's coco.names says "motorbike", COCO's own list "motorcycle".
 ClassFilter vehicles() {
-    return ClassFilter::labels({"car", "motorcycle", "bus", "truck"});
+    return ClassFilter::labels({"car", "motorbike", "motorcycle", "bus", "truck"});
 }
 
 ClassFilter people() {

@@ -171,7 +171,7 @@ struct SpeedLimit {
 // zone, each slower than the limit, for at least min_s.
 struct CongestionConfig {
     ZoneRef zone;             // "zone", required
-    ClassFilter classes;      // "classes", default car, motorcycle, bus, truck
+    ClassFilter classes;      // "classes", default car, motorbike/motorcycle, bus, truck
     int min_count = 0;        // "min_count", required
     SpeedLimit speed;         // "max_speed_px_s" and/or "max_speed_m_s", one required
     EpisodeTiming timing;     // "min_s" (hold, required), "clear_s" (default 2), "cooldown_s"
