@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/paths.h"
+#include "core/text.h"
 #include "vlm/vlm_json_schema.h"
 
 namespace vigil::alert {
@@ -38,20 +39,10 @@ int severity_rank(const std::string& severity) {
     return it == order.end() ? -1 : int(it - order.begin());
 }
 
-std::string truncated(const std::string& text, size_t max_chars) {
-    size_t chars = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-            if (chars == max_chars) return text.substr(0, i);
-            ++chars;
-        }
-    }
-    return text;
-}
 
 std::string string_field(const json& report, const char* key, size_t max_chars, const std::string& fallback = "") {
     auto it = report.find(key);
-    return truncated(it != report.end() && it->is_string() ? it->get<std::string>() : fallback, max_chars);
+    return truncate_utf8(it != report.end() && it->is_string() ? it->get<std::string>() : fallback, max_chars);
 }
 
 json string_list(const json& report, const char* key) {
@@ -61,7 +52,7 @@ json string_list(const json& report, const char* key) {
     for (const json& item : *it) {
         if (!item.is_string()) continue;
         if (out.size() == 10) break;
-        out.push_back(truncated(item.get<std::string>(), 200));
+        out.push_back(truncate_utf8(item.get<std::string>(), 200));
     }
     return out;
 }
@@ -119,7 +110,7 @@ void apply_report(json& alert, const contextualize::ContextReport& report, const
     alert["severity"] = severity_rank(severity) < 0 ? "low" : severity;
     double confidence = r.contains("confidence") && r["confidence"].is_number() ? r["confidence"].get<double>() : 0.5;
     alert["confidence"] = std::isfinite(confidence) ? std::clamp(confidence, 0.0, 1.0) : 0.5;
-    alert["reasoning"] = truncated(report.reasoning, 2000);
+    alert["reasoning"] = truncate_utf8(report.reasoning, 2000);
     alert["verdict"] = verdict_name(verdict_rank(report.verdict));
     json context = {{"source", report.source == "vlm" ? "vlm" : "rules"}};
     if (!report.fallback_reason.empty()) context["fallback_reason"] = report.fallback_reason;

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/image_io.h"
 #include "core/paths.h"
+#include "core/text.h"
 #include "vlm/vlm_json_schema.h"
 
 namespace vigil::contextualize {
@@ -22,17 +23,6 @@ namespace vigil::contextualize {
 using nlohmann::json;
 
 namespace {
-
-std::string truncate_utf8(const std::string& text, size_t max_chars) {
-    size_t chars = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-        if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-            if (chars == max_chars) return text.substr(0, i);
-            ++chars;
-        }
-    }
-    return text;
-}
 
 std::string format_value(const json& value) {
     if (value.is_string()) return value.get<std::string>();

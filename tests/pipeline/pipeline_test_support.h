@@ -13,6 +13,8 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+
+#include "testing/test_support.h"
 #include <thread>
 #include <vector>
 
@@ -22,7 +24,7 @@ struct mosquitto_message;
 namespace vigil::pipeline::testing {
 
 // A port nobody listens on (bound by the kernel's choice, then released).
-int free_loopback_port();
+using vigil::testing::free_loopback_port;
 
 // /usr/sbin/mosquitto on a free loopback port, stopped on destruction.
 class MosquittoBroker {

@@ -8,7 +8,11 @@
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "core/paths.h"
 
@@ -59,6 +63,39 @@ CommandResult run_command(const std::string& command) {
 }
 
 CommandResult run_vigil(const std::string& args) { return run_command(std::string(VIGIL_EXE) + " " + args); }
+
+namespace {
+sockaddr_in loopback_address(int port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    return address;
+}
+}  // namespace
+
+int free_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) throw std::runtime_error("socket() failed");
+    sockaddr_in address = loopback_address(0);
+    socklen_t length = sizeof address;
+    int port = -1;
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0)
+        port = ntohs(address.sin_port);
+    ::close(fd);
+    if (port <= 0) throw std::runtime_error("no free loopback port");
+    return port;
+}
+
+bool port_accepts(int port) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0) return false;
+    sockaddr_in address = loopback_address(port);
+    const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    ::close(fd);
+    return ok;
+}
 
 std::filesystem::path llama_bin_dir() { return VIGIL_LLAMA_BIN_DIR; }
 

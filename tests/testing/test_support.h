@@ -38,6 +38,11 @@ CommandResult run_command(const std::string& command);
 // Runs build/vigil with the given argument string.
 CommandResult run_vigil(const std::string& args);
 
+// A loopback TCP port nothing listens on right now (the kernel's pick for an
+// ephemeral bind, released again), and whether something accepts on one.
+int free_loopback_port();
+bool port_accepts(int port);
+
 // Directory with llama.cpp's llama-server and llama-mtmd-cli.
 std::filesystem::path llama_bin_dir();
 

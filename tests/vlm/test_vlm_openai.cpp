@@ -140,21 +140,7 @@ private:
     std::string authorization_;
 };
 
-// A port nobody listens on: bound once by the kernel's choice, then released.
-int free_loopback_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) return -1;
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    int port = -1;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0)
-        port = ntohs(address.sin_port);
-    close(fd);
-    return port;
-}
+using vigil::testing::free_loopback_port;
 
 void reply_json(httplib::Response& response, const json& body, int status = 200) {
     response.status = status;
