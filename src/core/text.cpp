@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include <cstdint>
+
 namespace vigil {
 
 std::string truncate_utf8(const std::string& text, size_t max_chars) {
@@ -11,6 +13,41 @@ std::string truncate_utf8(const std::string& text, size_t max_chars) {
         }
     }
     return text;
+}
+
+std::string sanitize_utf8(const std::string& text) {
+    static const std::string replacement = "\xEF\xBF\xBD";
+    std::string out;
+    out.reserve(text.size());
+    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    const size_t n = text.size();
+    size_t i = 0;
+    while (i < n) {
+        const unsigned char lead = bytes[i];
+        size_t length = 0;
+        uint32_t min_code = 0;
+        if (lead < 0x80) length = 1;
+        else if (lead >= 0xC2 && lead <= 0xDF) length = 2, min_code = 0x80;
+        else if (lead >= 0xE0 && lead <= 0xEF) length = 3, min_code = 0x800;
+        else if (lead >= 0xF0 && lead <= 0xF4) length = 4, min_code = 0x10000;
+        bool valid = length > 0 && i + length <= n;
+        uint32_t code = length == 1 ? lead : (lead & (0x7F >> length));
+        for (size_t k = 1; valid && k < length; ++k) {
+            if ((bytes[i + k] & 0xC0) != 0x80) valid = false;
+            else code = (code << 6) | (bytes[i + k] & 0x3F);
+        }
+        // Overlong forms, UTF-16 surrogates and values past U+10FFFF are ill-formed too.
+        if (valid && length > 1 && (code < min_code || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF))
+            valid = false;
+        if (valid) {
+            out.append(text, i, length);
+            i += length;
+        } else {
+            out += replacement;
+            ++i;
+        }
+    }
+    return out;
 }
 
 }  // namespace vigil

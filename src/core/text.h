@@ -9,4 +9,9 @@ namespace vigil {
 // multi-byte character in half).
 std::string truncate_utf8(const std::string& text, size_t max_chars);
 
+// `text` with every ill-formed UTF-8 sequence (a character cut at the token
+// limit, stray bytes from a byte-level vocabulary) replaced by U+FFFD, so it
+// can go into JSON, a database or a terminal.
+std::string sanitize_utf8(const std::string& text);
+
 }  // namespace vigil

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/image_io.h"
 #include "vlm/vlm_engine.h"
 #include "vlm/vlm_image_prep.h"
@@ -545,6 +546,8 @@ public:
         chunks.reset();
 
         VlmResponse response = sample_response(request, grammar, n_past, timings);
+        // Token pieces are bytes: the limit can cut a character in half.
+        response.text = sanitize_utf8(response.text);
         response.timings.total_ms = ms_since(t_start);
         response.model = name();
         if (request.json_schema) {

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "core/image_io.h"
 #include "vlm/vlm_engine.h"
 #include "vlm/vlm_json_schema.h"
@@ -271,7 +272,7 @@ private:
 
         VlmResponse response;
         const json& content = (*message)["content"];
-        if (content.is_string()) response.text = content.get<std::string>();
+        if (content.is_string()) response.text = sanitize_utf8(content.get<std::string>());
         else if (!content.is_null())
             throw Error("VLM server " + url_ + " sent message content that is not text: " + snippet(content.dump()));
         response.finish_reason = reply["choices"][0].value("finish_reason", json()).is_string()
