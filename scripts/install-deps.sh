@@ -48,7 +48,7 @@ install_llama() {
   local work; work="$(mktemp -d "$CACHE_DIR/llama-build.XXXXXX")"
   log "llama.cpp: fetching node-llama-cpp@$LLAMA_NPM_VERSION source bundle"
   (cd "$work" && npm pack --silent "node-llama-cpp@$LLAMA_NPM_VERSION" >/dev/null && tar xzf node-llama-cpp-*.tgz package/llama/gitRelease.bundle)
-  git clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
+  git -c advice.detachedHead=false clone -q "$work/package/llama/gitRelease.bundle" "$work/src"
   log "llama.cpp: configuring"
   cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=ON \
