@@ -64,7 +64,7 @@ const char* input_kind_name(FfmpegInput kind) {
     return "source";
 }
 
-class FfmpegSource final : public VideoSource {
+class FfmpegSource final : public StatusReportingSource {
 public:
     FfmpegSource(const SourceConfig& config, FfmpegInput kind, std::string location)
         : config_(config),
@@ -136,22 +136,6 @@ public:
         }
     }
 
-    SourceState state() const override {
-        std::lock_guard lock(status_mutex_);
-        return state_;
-    }
-    SourceStats stats() const override {
-        std::lock_guard lock(status_mutex_);
-        return stats_;
-    }
-    StreamInfo info() const override {
-        std::lock_guard lock(status_mutex_);
-        return info_;
-    }
-    std::string last_error() const override {
-        std::lock_guard lock(status_mutex_);
-        return last_error_;
-    }
     std::string describe() const override { return redact_url(config_.url); }
 
     void close() override {
@@ -499,11 +483,6 @@ private:
     double frame_duration_s_ = 0.04;
     SteadyClock::time_point last_frame_at_{};
 
-    mutable std::mutex status_mutex_;
-    SourceState state_ = SourceState::connecting;
-    SourceStats stats_;
-    StreamInfo info_;
-    std::string last_error_;
 };
 
 }  // namespace

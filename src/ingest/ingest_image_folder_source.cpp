@@ -24,7 +24,7 @@ bool is_image_name(const std::filesystem::path& path) {
     return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
 
-class ImageFolderSource final : public VideoSource {
+class ImageFolderSource final : public StatusReportingSource {
 public:
     explicit ImageFolderSource(const SourceConfig& config) : config_(config), sampler_(config.target_fps) {
         std::error_code ec;
@@ -83,22 +83,6 @@ public:
         return std::nullopt;
     }
 
-    SourceState state() const override {
-        std::lock_guard lock(status_mutex_);
-        return state_;
-    }
-    SourceStats stats() const override {
-        std::lock_guard lock(status_mutex_);
-        return stats_;
-    }
-    StreamInfo info() const override {
-        std::lock_guard lock(status_mutex_);
-        return info_;
-    }
-    std::string last_error() const override {
-        std::lock_guard lock(status_mutex_);
-        return last_error_;
-    }
     std::string describe() const override { return config_.url; }
 
     void close() override {
@@ -120,11 +104,6 @@ private:
     std::atomic<bool> closed_{false};
     std::mutex io_mutex_;
 
-    mutable std::mutex status_mutex_;
-    SourceState state_ = SourceState::connecting;
-    SourceStats stats_;
-    StreamInfo info_;
-    std::string last_error_;
 };
 
 }  // namespace
