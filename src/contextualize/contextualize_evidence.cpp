@@ -37,18 +37,6 @@ void draw_label(cv::Mat& image, const std::string& text, cv::Point origin, const
                 cv::LINE_AA);
 }
 
-size_t nearest_frame(const std::vector<EvidenceFrame>& frames, double time_s) {
-    size_t best = 0;
-    double best_distance = std::numeric_limits<double>::infinity();
-    for (size_t i = 0; i < frames.size(); ++i) {
-        double distance = std::abs(frames[i].time_s - time_s);
-        if (distance < best_distance) {
-            best = i;
-            best_distance = distance;
-        }
-    }
-    return best;
-}
 
 const Track* find_track(const EvidenceFrame& frame, int id) {
     for (const Track& track : frame.tracks)
@@ -97,6 +85,19 @@ cv::Mat to_rgb(const cv::Mat& bgr) {
 }
 
 }  // namespace
+
+size_t nearest_frame(const std::vector<EvidenceFrame>& frames, double time_s) {
+    size_t best = 0;
+    double best_distance = std::numeric_limits<double>::infinity();
+    for (size_t i = 0; i < frames.size(); ++i) {
+        double distance = std::abs(frames[i].time_s - time_s);
+        if (distance < best_distance) {
+            best = i;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
 
 std::vector<Track> involved_tracks(const analyze::Event& event, const std::vector<EvidenceFrame>& frames) {
     std::vector<Track> tracks;

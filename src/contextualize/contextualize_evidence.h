@@ -34,6 +34,9 @@ struct Evidence {
 
 // The event's tracks as drawn: from the trigger frame, else the nearest frame
 // that has them. Order follows event.track_ids.
+// Index of the frame whose time is closest to time_s (0 for an empty list).
+size_t nearest_frame(const std::vector<EvidenceFrame>& frames, double time_s);
+
 std::vector<Track> involved_tracks(const analyze::Event& event, const std::vector<EvidenceFrame>& frames);
 
 // Draws numbered boxes ("#12 car") on a copy of `bgr`.

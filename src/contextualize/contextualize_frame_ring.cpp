@@ -1,8 +1,7 @@
 // Per-camera history of recent frames for evidence.
 #include <algorithm>
-#include <cmath>
-#include <limits>
 
+#include "contextualize/contextualize_evidence.h"
 #include "contextualize/contextualizer.h"
 
 namespace vigil::contextualize {
@@ -24,18 +23,7 @@ void FrameRing::push(EvidenceFrame frame) {
 std::vector<EvidenceFrame> FrameRing::frames_near(const std::vector<double>& times_s) const {
     std::vector<size_t> picked;
     if (frames_.empty()) return {};
-    for (double time_s : times_s) {
-        size_t best = 0;
-        double best_distance = std::numeric_limits<double>::infinity();
-        for (size_t i = 0; i < frames_.size(); ++i) {
-            double distance = std::abs(frames_[i].time_s - time_s);
-            if (distance < best_distance) {
-                best = i;
-                best_distance = distance;
-            }
-        }
-        picked.push_back(best);
-    }
+    for (double time_s : times_s) picked.push_back(nearest_frame(frames_, time_s));
     std::sort(picked.begin(), picked.end());
     picked.erase(std::unique(picked.begin(), picked.end()), picked.end());
     std::vector<EvidenceFrame> out;
