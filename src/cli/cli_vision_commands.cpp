@@ -69,20 +69,24 @@ void print_text(const std::vector<Detection>& detections, int index, double time
     }
 }
 
+// A box with its caption on a filled tab above it (inside the frame at the top edge).
+void draw_labelled_box(cv::Mat& frame, const cv::Rect& box, const cv::Scalar& colour, const std::string& text) {
+    cv::rectangle(frame, box, colour, 2);
+    int baseline = 0;
+    const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline);
+    const cv::Point origin(box.x, std::max(size.height + 2, box.y - 2));
+    cv::rectangle(frame, origin + cv::Point(0, baseline), origin + cv::Point(size.width, -size.height - 2), colour,
+                  cv::FILLED);
+    cv::putText(frame, text, origin, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+}
+
 void annotate(cv::Mat& frame, const std::vector<Detection>& detections) {
     for (const auto& d : detections) {
         // Stable colour per label so the same class looks the same across frames.
         const size_t h = std::hash<std::string>{}(d.label);
         const cv::Scalar colour(60 + h % 196, 60 + (h / 196) % 196, 60 + (h / 38416) % 196);
-        const cv::Rect box(d.box);
-        cv::rectangle(frame, box, colour, 2);
-        const std::string text = d.label + " " + std::to_string(static_cast<int>(std::lround(d.score * 100))) + "%";
-        int baseline = 0;
-        const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline);
-        const cv::Point origin(box.x, std::max(size.height + 2, box.y - 2));
-        cv::rectangle(frame, origin + cv::Point(0, baseline), origin + cv::Point(size.width, -size.height - 2), colour,
-                      cv::FILLED);
-        cv::putText(frame, text, origin, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+        draw_labelled_box(frame, cv::Rect(d.box), colour,
+                          d.label + " " + std::to_string(static_cast<int>(std::lround(d.score * 100))) + "%");
     }
 }
 
@@ -196,15 +200,7 @@ void annotate_tracks(cv::Mat& frame, const std::vector<Track>& tracks) {
         for (const auto& p : t.history)
             trail.emplace_back(cvRound(p.box.x + p.box.width * 0.5f), cvRound(p.box.y + p.box.height));
         if (trail.size() >= 2) cv::polylines(frame, trail, false, colour, 2, cv::LINE_AA);
-        const cv::Rect box(t.box);
-        cv::rectangle(frame, box, colour, 2);
-        const std::string text = fmt::format("#{} {}", t.id, t.label);
-        int baseline = 0;
-        const cv::Size size = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline);
-        const cv::Point origin(box.x, std::max(size.height + 2, box.y - 2));
-        cv::rectangle(frame, origin + cv::Point(0, baseline), origin + cv::Point(size.width, -size.height - 2), colour,
-                      cv::FILLED);
-        cv::putText(frame, text, origin, cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar(0, 0, 0), 1, cv::LINE_AA);
+        draw_labelled_box(frame, cv::Rect(t.box), colour, fmt::format("#{} {}", t.id, t.label));
     }
 }
 
