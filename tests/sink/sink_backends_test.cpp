@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "sink/alert_sink.h"
-#include "sink/sink_test_support.h"
+#include "testing/test_receivers.h"
 #include "store/store_test_alerts.h"
 
 namespace vigil::sink {
@@ -98,37 +98,38 @@ TEST(SinkWebhook, HmacMatchesRfc4231) {
 }
 
 TEST(SinkWebhook, PostsASignedAlert) {
-    testing::WebhookReceiver receiver("s3cret");
+    testing::WebhookReceiver receiver;
     auto sink = make_sink({{"type", "webhook"}, {"url", receiver.url()}, {"secret", "s3cret"}});
     auto alert = make_test_alert("alert-w001");
     sink->deliver(alert);
     auto requests = receiver.requests();
     ASSERT_EQ(requests.size(), 1u);
-    EXPECT_TRUE(requests[0].signature_ok);
+    EXPECT_TRUE(requests[0].signed_with("s3cret"));
     EXPECT_EQ(requests[0].alert_id_header, "alert-w001");
     EXPECT_EQ(json::parse(requests[0].body), alert);
 }
 
 TEST(SinkWebhook, SecretFromTheEnvironment) {
     ::setenv("VIGIL_TEST_WEBHOOK_SECRET", "from-env", 1);
-    testing::WebhookReceiver receiver("from-env");
+    testing::WebhookReceiver receiver;
     auto sink = make_sink({{"type", "webhook"}, {"url", receiver.url()}, {"secret_env", "VIGIL_TEST_WEBHOOK_SECRET"}});
     sink->deliver(make_test_alert("alert-w002"));
     ASSERT_EQ(receiver.requests().size(), 1u);
-    EXPECT_TRUE(receiver.requests()[0].signature_ok);
+    EXPECT_TRUE(receiver.requests()[0].signed_with("from-env"));
     ::unsetenv("VIGIL_TEST_WEBHOOK_SECRET");
 }
 
 TEST(SinkWebhook, WrongSecretIsDetectedByTheReceiver) {
-    testing::WebhookReceiver receiver("right");
+    testing::WebhookReceiver receiver;
     make_sink({{"type", "webhook"}, {"url", receiver.url()}, {"secret", "wrong"}})
         ->deliver(make_test_alert("alert-w003"));
     ASSERT_EQ(receiver.requests().size(), 1u);
-    EXPECT_FALSE(receiver.requests()[0].signature_ok);
+    EXPECT_FALSE(receiver.requests()[0].signed_with("right"));
+    EXPECT_TRUE(receiver.requests()[0].signed_with("wrong"));
 }
 
 TEST(SinkWebhook, NonSuccessStatusThrows) {
-    testing::WebhookReceiver receiver("k", {503});
+    testing::WebhookReceiver receiver({503});
     auto sink = make_sink({{"type", "webhook"}, {"url", receiver.url()}, {"secret", "k"}});
     try {
         sink->deliver(make_test_alert("alert-w004"));

@@ -13,7 +13,7 @@
 
 #include "core/error.h"
 #include "sink/alert_sink.h"
-#include "sink/sink_test_support.h"
+#include "testing/test_receivers.h"
 #include "store/alert_store.h"
 #include "store/store_test_alerts.h"
 
@@ -120,7 +120,7 @@ TEST_F(DeliveryTest, DuplicateSinkNamesAreRejected) {
 }
 
 TEST_F(DeliveryTest, WebhookReceiverThatRecoversGetsEverySignedAlert) {
-    testing::WebhookReceiver receiver("k3y", {500, 503, 502});
+    testing::WebhookReceiver receiver({500, 503, 502});
     std::shared_ptr<AlertSink> sink = make_sink({{"type", "webhook"}, {"url", receiver.url()}, {"secret", "k3y"}});
     DeliveryWorker worker(*store_, {sink});
     worker.start();
@@ -130,7 +130,7 @@ TEST_F(DeliveryTest, WebhookReceiverThatRecoversGetsEverySignedAlert) {
     std::set<std::string> accepted;
     auto requests = receiver.requests();
     for (size_t i = 3; i < requests.size(); ++i) accepted.insert(requests[i].alert_id_header);
-    for (const auto& request : requests) EXPECT_TRUE(request.signature_ok);
+    for (const auto& request : requests) EXPECT_TRUE(request.signed_with("k3y"));
     EXPECT_EQ(accepted.size(), 5u);
     EXPECT_EQ(worker.counters()[sink->name()].delivered, 5);
     EXPECT_GE(worker.counters()[sink->name()].failed_attempts, 3);
@@ -202,7 +202,7 @@ TEST(DeliveryCrash, AlertsStoredBeforeAKillAreAllDelivered) {
     for (const auto& alert : store->list_alerts({.limit = -1})) stored[alert["id"]] = alert;
     ASSERT_GE(stored.size(), static_cast<size_t>(report_after));
 
-    testing::WebhookReceiver receiver("crash", {}, port);
+    testing::WebhookReceiver receiver({}, port);
     std::shared_ptr<AlertSink> sink = make_sink(sink_config);
     DeliveryWorker worker(*store, {sink});
     worker.start();
@@ -210,7 +210,7 @@ TEST(DeliveryCrash, AlertsStoredBeforeAKillAreAllDelivered) {
 
     std::set<std::string> received;
     for (const auto& request : receiver.requests()) {
-        EXPECT_TRUE(request.signature_ok);
+        EXPECT_TRUE(request.signed_with("crash"));
         auto body = json::parse(request.body);
         const std::string id = body["id"];
         ASSERT_TRUE(stored.count(id)) << "received an alert that was never stored: " << id;
