@@ -30,6 +30,8 @@ DeliveryWorker::~DeliveryWorker() {
 void DeliveryWorker::start() {
     std::lock_guard lock(mutex_);
     if (thread_.joinable()) return;
+    // A new worker is a new chance for rows a previous process backed off on.
+    store_.retry_pending_now();
     stopping_ = false;
     thread_ = std::thread([this] { run(); });
 }

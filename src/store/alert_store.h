@@ -69,6 +69,11 @@ public:
     // Schedules the next attempt with exponential backoff and records the error.
     virtual void mark_failed(int64_t outbox_id, const std::string& error) = 0;
     virtual int64_t pending_deliveries() = 0;
+    // Makes every undelivered row due now, whatever its backoff said; returns
+    // how many were rescheduled. A process starting calls it: receivers may have
+    // come back while nothing was running, and a restart should not sit out a
+    // backoff planned by the process it replaces.
+    virtual int64_t retry_pending_now() = 0;
 
     // Deletes evidence folders of alerts that ended more than max_age ago (a
     // folder without an alert ages by its mtime) and events recorded before

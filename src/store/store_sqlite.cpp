@@ -474,6 +474,17 @@ public:
             .run();
     }
 
+    int64_t retry_pending_now() override {
+        std::lock_guard lock(mutex_);
+        const double now = now_seconds();
+        Statement(db_, "UPDATE outbox SET next_attempt_at = ? WHERE delivered_at IS NULL AND next_attempt_at > ?",
+                  path_)
+            .bind(1, now)
+            .bind(2, now)
+            .run();
+        return sqlite3_changes(db_);
+    }
+
     int64_t pending_deliveries() override {
         std::lock_guard lock(mutex_);
         Statement q(db_, "SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL", path_);

@@ -254,6 +254,22 @@ TEST_F(StoreTest, FailedDeliveriesBackOffExponentiallyUpToTheCap) {
     EXPECT_THROW(store_->set_retry_backoff(std::chrono::milliseconds(0), std::chrono::milliseconds(5)), vigil::Error);
 }
 
+TEST_F(StoreTest, RetryPendingNowEndsEveryBackoffButKeepsDeliveredRowsDone) {
+    store_->set_retry_backoff(std::chrono::hours(1), std::chrono::hours(1));
+    store_->save_alert(make_test_alert("alert-rn01"), "sent", {"webhook:ops", "mqtt:local"});
+    const auto due = store_->due_deliveries(10);
+    ASSERT_EQ(due.size(), 2u);
+    store_->mark_failed(due[0].id, "connection refused");
+    store_->mark_delivered(due[1].id);
+    EXPECT_TRUE(store_->due_deliveries(10).empty());
+
+    EXPECT_EQ(store_->retry_pending_now(), 1);
+    const auto again = store_->due_deliveries(10);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].id, due[0].id);
+    EXPECT_EQ(store_->retry_pending_now(), 0) << "a row already due is not rescheduled";
+}
+
 TEST_F(StoreTest, SaveListenersRunAfterQueuedSavesOnly) {
     int calls = 0;
     int handle = store_->add_save_listener([&] { ++calls; });
