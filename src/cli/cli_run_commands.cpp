@@ -27,7 +27,7 @@ extern "C" void on_stop_signal(int signal_number) {
 struct RunArgs {
     std::string config_path;
     std::vector<std::string> sources;
-    std::string vlm_name, vlm_model, vlm_mmproj, vlm_server, vlm_server_model;
+    std::string vlm_name, vlm_model, vlm_mmproj, vlm_lora, vlm_server, vlm_server_model;
     int vlm_threads = -1;
     std::string alerts_jsonl;
     std::string db;
@@ -57,7 +57,11 @@ std::shared_ptr<vlm::VlmEngine> open_engine(const RunArgs& args, const pipeline:
         selection.mmproj_path = config.mmproj;
         selection.server_url = config.server;
         selection.server_model = config.server_model;
+        selection.lora_path = config.lora;
     }
+    if (!args.vlm_lora.empty()) selection.lora_path = args.vlm_lora;
+    if (!selection.lora_path.empty() && !selection.server_url.empty())
+        throw Error("--vlm-lora applies to the embedded model; an OpenAI-compatible server loads its own adapters");
     selection.threads = args.vlm_threads >= 0 ? args.vlm_threads : config.threads;
     if (from_cli || config.configured()) return open_vlm_engine(selection);
     try {
@@ -100,6 +104,7 @@ void add_run_commands(CLI::App& app) {
     run->add_option("--vlm", args->vlm_name, "Installed catalog VLM (see `vigil models list`)");
     run->add_option("--vlm-model", args->vlm_model, "Text model GGUF (with --vlm-mmproj)");
     run->add_option("--vlm-mmproj", args->vlm_mmproj, "Vision projector GGUF (with --vlm-model)");
+    run->add_option("--vlm-lora", args->vlm_lora, "LoRA adapter GGUF for the embedded VLM; overrides vlm.lora");
     run->add_option("--vlm-server", args->vlm_server, "OpenAI-compatible server base URL");
     run->add_option("--vlm-server-model", args->vlm_server_model, "Model name to ask the server for");
     run->add_option("--vlm-threads", args->vlm_threads, "CPU threads for the embedded VLM (0 = all cores)")

@@ -384,13 +384,14 @@ CameraConfig read_camera(const YAML::Node& node, size_t index, const fs::path& b
 void read_vlm(const MapReader& top, PipelineConfig& config) {
     if (!top.has("vlm")) return;
     MapReader vlm(top.get("vlm"), top.place(), "vlm",
-                  {"name", "model", "mmproj", "server", "server_model", "threads", "deadline_s", "max_queue",
+                  {"name", "model", "mmproj", "lora", "server", "server_model", "threads", "deadline_s", "max_queue",
                    "workers", "max_tiles"});
     const fs::path base = config.file.parent_path();
     auto& out = config.vlm;
     out.name = vlm.string_or("name", "");
     out.model = resolve_relative(vlm.string_or("model", ""), base);
     out.mmproj = resolve_relative(vlm.string_or("mmproj", ""), base);
+    out.lora = resolve_relative(vlm.string_or("lora", ""), base);
     out.server = vlm.string_or("server", "");
     out.server_model = vlm.string_or("server_model", "");
     out.threads = vlm.integer_or("threads", 0, 0, 256);
@@ -404,6 +405,8 @@ void read_vlm(const MapReader& top, PipelineConfig& config) {
     }
     const int chosen = (out.model.empty() ? 0 : 1) + (out.server.empty() ? 0 : 1) + (out.name.empty() ? 0 : 1);
     if (chosen > 1) vlm.fail(!out.server.empty() ? "server" : "name", "choose one of name, model+mmproj or server");
+    if (!out.lora.empty() && !out.server.empty())
+        vlm.fail("lora", "a LoRA adapter applies to the embedded model (name or model+mmproj); a server loads its own");
 }
 
 void read_sinks(const MapReader& top, PipelineConfig& config) {

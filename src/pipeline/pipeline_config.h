@@ -38,6 +38,7 @@ struct VlmConfig {
     std::string name;           // catalog name
     std::string model;          // text GGUF
     std::string mmproj;         // vision projector GGUF
+    std::string lora;           // LoRA adapter GGUF for the embedded model (site fine-tune)
     std::string server;         // OpenAI-compatible base URL
     std::string server_model;
     int threads = 0;

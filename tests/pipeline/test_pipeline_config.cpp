@@ -91,6 +91,9 @@ std::vector<MistakeCase> mistakes() {
          "tracker.high_threshold", "outside 0..1"},
         {"unknown_top_level", "cameras:\n" + camera_yaml("north") + "alerts: {cooldown_s: 3}\n", 5, "", "alerts",
          "unknown key"},
+        {"lora_with_server",
+         "cameras:\n" + camera_yaml("north") + "vlm:\n  server: \"http://127.0.0.1:8080\"\n  lora: site.gguf\n", 7, "",
+         "vlm.lora", "applies to the embedded model"},
     };
 }
 
@@ -158,6 +161,17 @@ scene_check: {period_s: 600, threshold: 0.3}
     ASSERT_EQ(config.sinks.size(), 2u);
     EXPECT_EQ(config.sinks[1]["port"], 1883);
     EXPECT_DOUBLE_EQ(config.scene_check.period_s, 600);
+}
+
+TEST(PipelineConfig, EmbeddedVlmFilesAndLoraResolveAgainstTheConfigFolder) {
+    TempDir dir;
+    const auto path = dir / "site.yaml";
+    testing::write_file(path, "cameras:\n" + camera_yaml("north") +
+                                  "vlm: {model: m/text.gguf, mmproj: m/mmproj.gguf, lora: adapters/site.gguf}\n");
+    const auto config = load_pipeline_config(path);
+    EXPECT_EQ(config.vlm.model, (dir.path() / "m/text.gguf").string());
+    EXPECT_EQ(config.vlm.mmproj, (dir.path() / "m/mmproj.gguf").string());
+    EXPECT_EQ(config.vlm.lora, (dir.path() / "adapters/site.gguf").string());
 }
 
 TEST(PipelineConfig, SourceOverrides) {
