@@ -187,6 +187,8 @@ void run_path(const ModelsArgs& args) {
     // resolve_* gives the friendly "not installed; run pull" error.
     if (entry.kind == ModelKind::vlm)
         resolve_vlm(entry.name, dir, catalog);
+    else if (entry.kind == ModelKind::sample)
+        resolve_sample(entry.name, dir, catalog);
     else
         resolve_detector(entry.name, dir, catalog);
     bool printed = false;

@@ -96,9 +96,14 @@ void validate_entry(const ModelEntry& entry, const Where& where) {
                                         join(std::vector<std::string>(allowed.begin(), allowed.end()), ", "));
     };
 
+    if (entry.kind != ModelKind::detector && entry.detector)
+        where.fail("detector", "only detector entries have detector facts");
     if (entry.kind == ModelKind::vlm) {
-        if (entry.detector) where.fail("detector", "only detector entries have detector facts");
         require_roles({"text", "mmproj"}, {"text", "mmproj"});
+        return;
+    }
+    if (entry.kind == ModelKind::sample) {
+        require_roles({"video"}, {"video"});
         return;
     }
     if (!entry.detector) where.fail("detector", "a detector entry needs {format, input_width, input_height}");
@@ -164,8 +169,10 @@ ModelEntry parse_entry(const json& node, size_t index, const std::string& source
         entry.kind = ModelKind::vlm;
     else if (kind == "detector")
         entry.kind = ModelKind::detector;
+    else if (kind == "sample")
+        entry.kind = ModelKind::sample;
     else
-        where.fail("kind", "expected \"vlm\" or \"detector\", got \"" + kind + "\"");
+        where.fail("kind", "expected \"vlm\", \"detector\" or \"sample\", got \"" + kind + "\"");
 
     entry.description = optional_string(node, "description", where);
     entry.licence = required<std::string>(node, "licence", where);
@@ -241,7 +248,14 @@ void check_unique(const std::vector<ModelEntry>& entries, const std::string& sou
 
 }  // namespace
 
-const char* to_string(ModelKind kind) { return kind == ModelKind::vlm ? "vlm" : "detector"; }
+const char* to_string(ModelKind kind) {
+    switch (kind) {
+        case ModelKind::vlm: return "vlm";
+        case ModelKind::detector: return "detector";
+        case ModelKind::sample: return "sample";
+    }
+    return "?";
+}
 const char* to_string(DetectorFormat format) { return format == DetectorFormat::onnx ? "onnx" : "darknet"; }
 
 const ModelFile* ModelEntry::file_with_role(const std::string& role) const {
@@ -328,6 +342,12 @@ VlmFiles resolve_vlm(const std::string& name, const std::filesystem::path& model
     files.text_model = require_installed(entry, *entry.file_with_role("text"), models_dir);
     files.mmproj = require_installed(entry, *entry.file_with_role("mmproj"), models_dir);
     return files;
+}
+
+std::filesystem::path resolve_sample(const std::string& name, const std::filesystem::path& models_dir,
+                                     const Catalog& catalog) {
+    const auto& entry = entry_of_kind(name, catalog, ModelKind::sample);
+    return require_installed(entry, *entry.file_with_role("video"), models_dir);
 }
 
 VlmFiles resolve_vlm(const std::string& name) { return resolve_vlm(name, models_dir(), load_default_catalog()); }

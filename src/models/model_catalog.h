@@ -14,7 +14,9 @@
 
 namespace vigil::models {
 
-enum class ModelKind { vlm, detector };
+// sample: media for demos and smoke tests (a video with role "video"),
+// pulled and verified like weights.
+enum class ModelKind { vlm, detector, sample };
 enum class DetectorFormat { onnx, darknet };
 
 const char* to_string(ModelKind kind);
@@ -112,5 +114,9 @@ VlmFiles resolve_vlm(const std::string& name);  // vigil::models_dir(), load_def
 DetectorFiles resolve_detector(const std::string& name, const std::filesystem::path& models_dir,
                                const Catalog& catalog);
 DetectorFiles resolve_detector(const std::string& name);
+
+// The installed video of a sample entry; the same errors as resolve_vlm.
+std::filesystem::path resolve_sample(const std::string& name, const std::filesystem::path& models_dir,
+                                     const Catalog& catalog);
 
 }  // namespace vigil::models

@@ -70,6 +70,12 @@ TEST(RepoCatalog, EveryEntryIsWellFormed) {
                 EXPECT_TRUE(file.sha256 && file.size) << file.path << ": detector files are pinned";
                 EXPECT_EQ(file.path.rfind("detectors/", 0), 0u) << file.path;
             }
+        } else if (entry.kind == ModelKind::sample) {
+            EXPECT_TRUE(entry.file_with_role("video"));
+            for (const auto& file : entry.files) {
+                EXPECT_TRUE(file.sha256 && file.size) << file.path << ": sample files are pinned";
+                EXPECT_EQ(file.path.rfind("samples/", 0), 0u) << file.path;
+            }
         } else {
             EXPECT_TRUE(entry.file_with_role("text") && entry.file_with_role("mmproj"));
             for (const auto& file : entry.files) EXPECT_EQ(file.path.rfind("vlm/" + entry.name + "/", 0), 0u);
@@ -93,6 +99,16 @@ TEST(RepoCatalog, DetectorHashesMatchTheSharedModels) {
                 << entry.name << ": " << status.path << " is " << to_string(status.state);
         }
     }
+}
+
+// The demo's pinned sample is the clip ../shared holds (and the demo config
+// names): same size, same sha256.
+TEST(RepoCatalog, SampleVideoHashMatchesTheSharedClip) {
+    const auto catalog = load_catalog(repo_catalog());
+    const auto& video = *catalog.at("sample-traffic").file_with_role("video");
+    const auto clip = shared_path("media/videos/opencv4nodejs_traffic.mp4");
+    EXPECT_EQ(std::filesystem::file_size(clip), *video.size);
+    EXPECT_EQ(sha256_file(clip), *video.sha256);
 }
 
 struct DetectorCase {
@@ -195,7 +211,7 @@ INSTANTIATE_TEST_SUITE_P(
         BrokenCatalog{"negative size", [](json& d) { d["models"][2]["files"][0]["size"] = -4; },
                       "key \"files[0].size\""},
         BrokenCatalog{"unknown kind", [](json& d) { d["models"][0]["kind"] = "llm"; },
-                      "key \"kind\": expected \"vlm\" or \"detector\""},
+                      "key \"kind\": expected \"vlm\", \"detector\" or \"sample\""},
         BrokenCatalog{"vlm without mmproj", [](json& d) { d["models"][0]["files"].erase(1); },
                       "expected a file with role \"mmproj\""},
         BrokenCatalog{"detector without facts", [](json& d) { d["models"][2].erase("detector"); }, "key \"detector\""},
