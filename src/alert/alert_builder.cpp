@@ -151,6 +151,14 @@ const json& alert_schema() {
     return schema;
 }
 
+// The hazard a scene-check report names ("none" when it found none or the
+// report came from the rules, which cannot see hazards).
+std::string scene_hazard_of(const contextualize::ContextReport& report) {
+    const json& r = report.report;
+    if (report.source != "vlm" || !r.is_object() || !bool_field(r, "hazard_found")) return "none";
+    return r.contains("hazard_type") && r["hazard_type"].is_string() ? r["hazard_type"].get<std::string>() : "other";
+}
+
 }  // namespace
 
 struct AlertBuilder::State {
@@ -186,7 +194,10 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
                                                     const analyze::Event& event,
                                                     const contextualize::ContextReport& report, double wall_time_s,
                                                     const json& models) {
-    const std::string key = camera + '\n' + event.zone + '\n' + event.rule;
+    std::string key = camera + '\n' + event.zone + '\n' + event.rule;
+    // Scene checks merge per hazard: a later "nothing wrong" answer must not
+    // update (and re-send) the open flood alert, nor a fire merge into it.
+    if (event.type == "scene_change") key += '\n' + scene_hazard_of(report);
     auto status_for = [&](int rank) { return rank == 0 && !policy_.send_rejected ? "dismissed" : "sent"; };
 
     std::lock_guard lock(state_->mutex);
@@ -200,6 +211,7 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
             alert["related_events"] = alert.value("related_events", 1) + 1;
             alert["updated_count"] = alert.value("updated_count", 0) + 1;
             const int rank = verdict_rank(report.verdict);
+            const bool was_sent = std::string(status_for(open.verdict_rank)) == "sent";
             if (rank >= open.verdict_rank) {
                 const std::string severity = alert["severity"];
                 apply_report(alert, report, event, wall_time_s);
@@ -209,7 +221,8 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
             }
             merge_detections(alert["evidence"]["detections"], detections_json(report.tracks));
             alert["models"] = models_json(models, report);
-            return AlertDecision{alert, status_for(open.verdict_rank), true};
+            const std::string status = status_for(open.verdict_rank);
+            return AlertDecision{alert, status, true, !was_sent && status == "sent"};
         }
         // The alert closed one merge window after its last event; the key
         // stays quiet for the cooldown after that.
@@ -241,7 +254,8 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
     apply_report(alert, report, event, wall_time_s);
     const int rank = verdict_rank(report.verdict);
     state_->by_key[key] = State::Open{alert, wall_time_s, rank};
-    return AlertDecision{alert, status_for(rank), false};
+    const std::string status = status_for(rank);
+    return AlertDecision{alert, status, false, status == "sent"};
 }
 
 std::vector<std::string> validate_alert(const json& alert) { return vlm::validate_json(alert_schema(), alert); }

@@ -25,6 +25,8 @@ struct AlertDecision {
     nlohmann::json alert;            // complete, valid alert document
     std::string status;              // "sent" | "dismissed"
     bool is_update = false;          // an existing alert (same id) was updated
+    bool first_sent = false;         // this decision sends the alert for the first time
+                                     // (new and sent, or an update that turned a dismissed one sent)
 };
 
 // Thread-safe: cameras may share one builder.

@@ -80,6 +80,9 @@ void print_summary(const pipeline::RunSummary& summary) {
     std::cerr << fmt::format("context: VLM {} ({} requests, {} answered, {} shed, {} timeouts, {} errors), {} from rules\n",
                              summary.vlm.empty() ? "none" : summary.vlm, summary.vlm_requests, summary.vlm_answers,
                              summary.vlm_shed, summary.vlm_timeouts, summary.vlm_errors, summary.rules_reports);
+    if (summary.scene_checks_without_vlm > 0)
+        std::cerr << fmt::format("scene checks without a VLM answer (recorded, not alerted): {}\n",
+                                 summary.scene_checks_without_vlm);
     std::cerr << fmt::format("delivery: {} delivered, {} failed attempts, {} pending; evidence images missing: {}\n",
                              summary.deliveries_done, summary.delivery_failures, summary.deliveries_pending,
                              summary.evidence_missing);

@@ -40,8 +40,8 @@ struct CameraSummary {
 struct RunSummary {
     std::vector<CameraSummary> cameras;
     int64_t events = 0;
-    int64_t alerts_sent = 0;       // new alerts saved with status sent
-    int64_t alerts_dismissed = 0;  // new alerts saved with status dismissed (VLM rejected)
+    int64_t alerts_sent = 0;       // alerts sent (new, or a dismissed one an update made sent)
+    int64_t alerts_dismissed = 0;  // alerts stored dismissed (VLM rejected) and still so
     int64_t alerts_updated = 0;    // events merged into an existing alert
     int64_t alerts_suppressed = 0; // events inside a cooldown
     int64_t vlm_requests = 0;      // events handed to the VLM
@@ -50,6 +50,7 @@ struct RunSummary {
     int64_t vlm_timeouts = 0;
     int64_t vlm_errors = 0;        // failed or invalid answers
     int64_t rules_reports = 0;     // alerts whose context came from the rules
+    int64_t scene_checks_without_vlm = 0;  // periodic scene checks recorded, not alerted: no VLM answer
     int64_t evidence_missing = 0;  // evidence images that could not be written
     int64_t invalid_alerts = 0;    // alerts failing the schema (a bug; logged)
     int64_t deliveries_done = 0;

@@ -207,6 +207,8 @@ TEST(AlertBuilder, MergingKeepsTheStrongestVerdict) {
     auto second = pipeline.run(congestion_event(), kT0 + 10);
     ASSERT_TRUE(first && second);
     EXPECT_EQ(second->status, "sent");
+    EXPECT_TRUE(first->first_sent);
+    EXPECT_FALSE(second->first_sent) << "already sent: an update, not a first delivery";
     EXPECT_EQ(second->alert["verdict"], "confirmed");
     EXPECT_EQ(second->alert["description"], confirmed_answer()["description"]);
     EXPECT_EQ(second->alert["related_events"], 2);
@@ -223,9 +225,56 @@ TEST(AlertBuilder, MergingKeepsTheStrongestVerdict) {
     EXPECT_EQ(dismissed->status, "dismissed");
     EXPECT_EQ(promoted->status, "sent");
     EXPECT_TRUE(promoted->is_update);
+    EXPECT_FALSE(dismissed->first_sent);
+    EXPECT_TRUE(promoted->first_sent) << "the dismissed alert's first delivery";
     EXPECT_EQ(promoted->alert["id"], dismissed->alert["id"]);
     EXPECT_EQ(promoted->alert["verdict"], "confirmed");
     EXPECT_EQ(promoted->alert["severity"], "high");  // the highest seen is kept
+}
+
+// Scene checks on one camera merge per hazard the VLM names: "nothing
+// wrong" never updates (or re-sends) an open hazard alert.
+TEST(AlertBuilder, SceneChecksMergePerHazard) {
+    AlertBuilder builder(AlertPolicy{});  // default merge window: minutes
+    analyze::Event check;
+    check.type = "scene_change";
+    check.rule = "scene";
+    check.metrics = {{"reason", "periodic"}, {"score", 0.01}};
+    check.summary = "Periodic scene check.";
+    auto answer = [](const std::string& hazard) {
+        ContextReport report;
+        report.source = "vlm";
+        report.verdict = hazard == "none" ? "rejected" : "confirmed";
+        report.reasoning = "scripted";
+        report.report = {{"hazard_found", hazard != "none"}, {"hazard_type", hazard},
+                         {"title", hazard},        {"summary", "Scene check: " + hazard},
+                         {"severity", "high"},     {"confidence", 0.9}};
+        return report;
+    };
+    auto decide = [&](const std::string& hazard, double t) {
+        auto decision = builder.on_event("cam_main", main_street_camera(), check, answer(hazard), kT0 + t, kModels);
+        EXPECT_TRUE(decision.has_value());
+        EXPECT_VALID_ALERT(decision->alert);
+        return *decision;
+    };
+    const auto flood = decide("flood", 0);
+    const auto quiet = decide("none", 30);
+    const auto quiet_again = decide("none", 60);
+    const auto flood_again = decide("flood", 90);
+    const auto fire = decide("fire", 120);
+
+    EXPECT_EQ(flood.status, "sent");
+    EXPECT_TRUE(flood.first_sent);
+    EXPECT_EQ(quiet.status, "dismissed");
+    EXPECT_FALSE(quiet.is_update) << "a quiet check must not update the flood alert";
+    EXPECT_NE(quiet.alert["id"], flood.alert["id"]);
+    EXPECT_TRUE(quiet_again.is_update);
+    EXPECT_EQ(quiet_again.alert["id"], quiet.alert["id"]);
+    EXPECT_TRUE(flood_again.is_update);
+    EXPECT_EQ(flood_again.alert["id"], flood.alert["id"]);
+    EXPECT_FALSE(flood_again.first_sent);
+    EXPECT_FALSE(fire.is_update) << "another hazard is another alert";
+    EXPECT_TRUE(fire.first_sent);
 }
 
 TEST(AlertBuilder, EpisodeEndUpdatesAnOpenAlertAndIsIgnoredOtherwise) {
