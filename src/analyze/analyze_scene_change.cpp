@@ -45,6 +45,10 @@ const cv::Mat& SceneChangeScorer::downscale(const cv::Mat& frame) {
 SceneChangeScore SceneChangeScorer::compare(const cv::Mat& small) {
     SceneChangeScore out;
     if (reference_.empty()) return out;
+    // A new aspect ratio (a swapped camera, a changed stream profile) is
+    // compared against the old reference stretched to it, so it can fire
+    // rather than quietly becoming the new normal.
+    if (reference_.size() != small.size()) cv::resize(reference_, reference_, small.size(), 0, 0, cv::INTER_AREA);
     small.convertTo(small_float_, CV_32F);
     cv::absdiff(small_float_, reference_, diff_);
     out.mean_abs_diff = cv::mean(diff_)[0] / 255.0;
@@ -76,7 +80,7 @@ SceneChangeScore SceneChangeScorer::score(const cv::Mat& frame) {
 
 std::optional<Event> SceneChangeScorer::update(const cv::Mat& frame, double time_s) {
     const cv::Mat& small = downscale(frame);
-    if (reference_.empty() || reference_.size() != small.size()) {
+    if (reference_.empty()) {
         small.convertTo(reference_, CV_32F);
         last_fired_s_ = time_s;
         armed_ = true;

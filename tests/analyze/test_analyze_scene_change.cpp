@@ -45,6 +45,25 @@ TEST(SceneChangeScore, SensorNoiseStaysBelowThreshold) {
     EXPECT_LT(scorer.score(noisy).score, scorer.config().threshold * 0.5);
 }
 
+// A camera swapped for one with another aspect ratio and view fires; the
+// same view at another aspect ratio does not.
+TEST(SceneChangeScore, NewAspectRatioIsComparedNotAdopted) {
+    SceneChangeConfig config;
+    config.threshold = 0.2;
+    SceneChangeScorer scorer(config);
+    const cv::Mat wide = synthetic_scene(1);
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(scorer.update(wide, i * 0.5).has_value());
+    cv::Mat squeezed;
+    cv::resize(wide, squeezed, cv::Size(480, 360), 0, 0, cv::INTER_AREA);
+    EXPECT_LT(scorer.score(squeezed).score, config.threshold * 0.5);
+    EXPECT_FALSE(scorer.update(squeezed, 1.5).has_value());
+
+    cv::Mat other_view(480, 640, CV_8UC3, cv::Scalar(235, 235, 235));  // a 4:3 camera facing a bright wall
+    auto event = scorer.update(other_view, 2.0);
+    ASSERT_TRUE(event.has_value());
+    EXPECT_EQ(event->metrics["reason"], "change");
+}
+
 TEST(SceneChangeScore, BigChangeFiresOnceThenRearms) {
     SceneChangeConfig config;
     config.threshold = 0.2;
