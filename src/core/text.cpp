@@ -50,4 +50,37 @@ std::string sanitize_utf8(const std::string& text) {
     return out;
 }
 
+std::optional<Utf8Stream::State> Utf8Stream::scan(std::string_view piece) const {
+    State state = state_;
+    for (const char c : piece) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (state.pending > 0) {
+            if (byte < state.low || byte > state.high) return std::nullopt;
+            --state.pending;
+            state.low = 0x80;
+            state.high = 0xBF;
+            continue;
+        }
+        // A lead byte: how many continuation bytes follow, and the range of
+        // the first one (ruling out overlong forms, surrogates and > U+10FFFF).
+        if (byte < 0x80) continue;
+        if (byte >= 0xC2 && byte <= 0xDF) state = {1, 0x80, 0xBF};
+        else if (byte == 0xE0) state = {2, 0xA0, 0xBF};
+        else if (byte == 0xED) state = {2, 0x80, 0x9F};
+        else if (byte >= 0xE1 && byte <= 0xEF) state = {2, 0x80, 0xBF};
+        else if (byte == 0xF0) state = {3, 0x90, 0xBF};
+        else if (byte >= 0xF1 && byte <= 0xF3) state = {3, 0x80, 0xBF};
+        else if (byte == 0xF4) state = {3, 0x80, 0x8F};
+        else return std::nullopt;
+    }
+    return state;
+}
+
+bool Utf8Stream::append(std::string_view piece) {
+    const auto next = scan(piece);
+    if (!next) return false;
+    state_ = *next;
+    return true;
+}
+
 }  // namespace vigil

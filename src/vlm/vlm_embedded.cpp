@@ -238,19 +238,22 @@ struct TokenBatch {
     ~TokenBatch() { llama_batch_free(batch); }
 };
 
-// Tokens grouped by the ASCII byte their text starts with, and for each such
-// byte a token that is that byte alone. A grammar that rejects the one-byte
-// token rejects every token starting with that byte (it matches text a
-// character at a time), so one probe per byte rules out much of a large
-// vocabulary before the grammar looks at single tokens.
-struct TokenFirstBytes {
+// Every token's text as the grammar reads it, and the tokens grouped by the
+// ASCII byte their text starts with, with for each such byte a token that is
+// that byte alone. A grammar that rejects the one-byte token rejects every
+// token starting with that byte (it matches text a character at a time), so
+// one probe per byte rules out much of a large vocabulary before the grammar
+// looks at single tokens.
+struct VocabPieces {
     static constexpr int16_t kOther = -1;  // special, empty, or starts with a non-ASCII byte
+    std::vector<std::string> text;
     std::vector<int16_t> first_byte;
     std::array<llama_token, 128> one_byte_token{};
 
-    explicit TokenFirstBytes(const llama_vocab* vocab) {
+    explicit VocabPieces(const llama_vocab* vocab) {
         one_byte_token.fill(LLAMA_TOKEN_NULL);
         const int n_vocab = llama_vocab_n_tokens(vocab);
+        text.resize(static_cast<size_t>(n_vocab));
         first_byte.assign(static_cast<size_t>(n_vocab), kOther);
         std::vector<char> piece(64);
         for (llama_token t = 0; t < n_vocab; ++t) {
@@ -260,6 +263,7 @@ struct TokenFirstBytes {
                 piece.resize(static_cast<size_t>(-n));
                 n = llama_token_to_piece(vocab, t, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
             }
+            if (n > 0) text[static_cast<size_t>(t)].assign(piece.data(), static_cast<size_t>(n));
             if (n <= 0 || llama_vocab_is_eog(vocab, t) || llama_vocab_is_control(vocab, t)) continue;
             const auto byte = static_cast<unsigned char>(piece[0]);
             if (byte == 0 || byte >= 0x80) continue;
@@ -293,11 +297,11 @@ struct TokenFirstBytes {
 // repeats the output.
 class TokenSampler {
 public:
-    TokenSampler(const llama_vocab* vocab, const TokenFirstBytes& first_bytes, float temperature, uint32_t seed,
+    TokenSampler(const llama_vocab* vocab, const VocabPieces& pieces, float temperature, uint32_t seed,
                  const std::vector<llama_token>& banned, const std::string& grammar)
-        : first_bytes_(first_bytes),
+        : pieces_(pieces),
           temperature_(temperature),
-          banned_(first_bytes.first_byte.size(), false),
+          banned_(pieces.first_byte.size(), false),
           noise_(seed ^ 0x9e3779b9u) {
         chain_.reset(llama_sampler_chain_init(llama_sampler_chain_default_params()));
         if (!banned.empty()) {
@@ -333,12 +337,13 @@ public:
             throw Error("llama.cpp returned no logits to sample the next token from");
         }
         llama_token token = sample_unconstrained(logits);
-        if (grammar_ && !grammar_allows(token)) {
+        if (grammar_ && !(keeps_utf8(token) && grammar_allows(token))) {
             ++redraws_;
             token = sample_allowed(logits);
         }
         if (grammar_) {
             llama_sampler_accept(grammar_.get(), token);
+            text_.append(pieces_.text[static_cast<size_t>(token)]);
         }
         llama_sampler_accept(chain_.get(), token);
         return token;
@@ -366,6 +371,11 @@ private:
         return all.data[all.selected].id;
     }
 
+    // Structured output must stay well-formed UTF-8: llama.cpp's grammar
+    // decodes a lead byte followed by anything as one character, which would
+    // let ill-formed bytes through that count as several characters later.
+    bool keeps_utf8(llama_token token) const { return text_.can_append(pieces_.text[static_cast<size_t>(token)]); }
+
     bool grammar_allows(llama_token token) {
         llama_token_data one{token, 0.0f, 0.0f};
         llama_token_data_array single{&one, 1, /*selected=*/-1, /*sorted=*/false};
@@ -376,14 +386,14 @@ private:
     // Which ASCII bytes the grammar accepts as the next character.
     std::array<bool, 128> allowed_first_bytes() {
         probes_.clear();
-        for (llama_token t : first_bytes_.one_byte_token) {
+        for (llama_token t : pieces_.one_byte_token) {
             if (t != LLAMA_TOKEN_NULL) probes_.push_back(llama_token_data{t, 0.0f, 0.0f});
         }
         llama_token_data_array probe_array{probes_.data(), probes_.size(), /*selected=*/-1, /*sorted=*/false};
         llama_sampler_apply(grammar_.get(), &probe_array);
         std::array<bool, 128> allowed{};
         for (const llama_token_data& probe : probes_) {
-            allowed[static_cast<size_t>(first_bytes_.first_byte[static_cast<size_t>(probe.id)])] =
+            allowed[static_cast<size_t>(pieces_.first_byte[static_cast<size_t>(probe.id)])] =
                 std::isfinite(probe.logit);
         }
         return allowed;
@@ -396,9 +406,10 @@ private:
         std::uniform_real_distribution<double> uniform(0.0, 1.0);
         candidates_.clear();
         for (size_t i = 0; i < banned_.size(); ++i) {
-            const int16_t first = first_bytes_.first_byte[i];
+            const int16_t first = pieces_.first_byte[i];
             if (banned_[i] || !std::isfinite(logits[i]) ||
-                (first != TokenFirstBytes::kOther && !byte_allowed[static_cast<size_t>(first)])) {
+                (first != VocabPieces::kOther && !byte_allowed[static_cast<size_t>(first)]) ||
+                !keeps_utf8(static_cast<llama_token>(i))) {
                 continue;
             }
             float key = logits[i];
@@ -433,7 +444,8 @@ private:
         throw Error("the JSON schema's grammar allows no token the model can produce here");
     }
 
-    const TokenFirstBytes& first_bytes_;
+    const VocabPieces& pieces_;
+    Utf8Stream text_;  // what the grammar has accepted so far, for UTF-8 well-formedness
     float temperature_;
     SamplerPtr chain_;
     SamplerPtr grammar_;
@@ -611,7 +623,7 @@ private:
         if (const char* tmpl = llama_model_chat_template(model_.get(), nullptr)) {
             chat_template_ = tmpl;
         }
-        first_bytes_ = std::make_unique<TokenFirstBytes>(vocab_);
+        vocab_pieces_ = std::make_unique<VocabPieces>(vocab_);
         const int n_vocab = llama_vocab_n_tokens(vocab_);
         for (llama_token t = 0; t < n_vocab; ++t) {
             if (llama_vocab_is_eog(vocab_, t)) {
@@ -784,7 +796,7 @@ private:
 
     VlmResponse sample_response(const VlmRequest& request, const std::string& grammar, llama_pos n_past,
                                 VlmTimings& timings) {
-        TokenSampler sampler(vocab_, *first_bytes_, request.temperature, request.seed,
+        TokenSampler sampler(vocab_, *vocab_pieces_, request.temperature, request.seed,
                              request.ignore_eos ? eog_tokens_ : std::vector<llama_token>{}, grammar);
         VlmResponse response;
         response.finish_reason = "length";
@@ -834,7 +846,7 @@ private:
     std::map<ImageTokenLimits, MtmdPtr> mtmd_by_limits_;
     std::string chat_template_;
     std::vector<llama_token> eog_tokens_;
-    std::unique_ptr<TokenFirstBytes> first_bytes_;
+    std::unique_ptr<VocabPieces> vocab_pieces_;
     TokenBatch token_batch_;
     Interrupt interrupt_;
     std::mutex mutex_;

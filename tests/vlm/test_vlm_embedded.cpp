@@ -371,6 +371,36 @@ TEST_F(EmbeddedVlmTest, LongSchemaGenerationValidatesAcrossSeeds) {
     }
 }
 
+// Long free-text strings from a byte-level vocabulary: random weights pick
+// stray bytes, and an ill-formed byte sequence llama.cpp's grammar counted as
+// one character came out as several replacement characters, past the
+// schema's bounds (seed 35 of these did, before the sampler kept UTF-8
+// well-formed).
+TEST_F(EmbeddedVlmTest, FreeTextStaysWellFormedUtf8WithinItsLength) {
+    const nlohmann::json schema = nlohmann::json::parse(R"({
+        "type":"object","properties":{
+          "title":{"type":"string","minLength":70,"maxLength":80},
+          "summary":{"type":"string","minLength":70,"maxLength":80}},
+        "required":["title","summary"],"additionalProperties":false})");
+    for (uint32_t seed = 1; seed <= 40; ++seed) {
+        SCOPED_TRACE("seed " + std::to_string(seed));
+        VlmRequest request = describe({VlmImage::from_file(frame_640_.string())}, 400);
+        request.prompt = "Title and summary as JSON.";
+        request.json_schema = schema;
+        request.temperature = 1.0f;
+        request.seed = seed;
+        VlmResponse response;
+        try {
+            response = engine_->generate(request);  // it validates the document itself
+        } catch (const Error& e) {
+            FAIL() << e.what();
+        }
+        ASSERT_TRUE(response.json.has_value()) << response.text;
+        EXPECT_TRUE(validate_json(schema, *response.json).empty()) << response.text;
+        EXPECT_EQ(response.text.find("\xEF\xBF\xBD"), std::string::npos) << "replacement characters: " << response.text;
+    }
+}
+
 // ---- bad input -------------------------------------------------------------
 
 TEST_F(EmbeddedVlmTest, BadImagesGiveClearErrorsAndTheEngineKeepsWorking) {
