@@ -1,6 +1,7 @@
 #include "cli/cli_app.h"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -11,6 +12,9 @@
 namespace vigil::cli {
 
 int run_cli(int argc, char** argv) {
+    // Logs go to stderr: stdout carries results (--json, --summary-json, the
+    // stdout alert sink) that other programs read.
+    if (!spdlog::get("vigil")) spdlog::set_default_logger(spdlog::stderr_color_mt("vigil"));
     CLI::App app{"Vigil: on-premises Vision AI engine (detect, track, trigger, contextualize, alert)"};
     app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
     app.require_subcommand(1);

@@ -66,6 +66,25 @@ TEST(PipelineCli, SourceOverrideForOneCameraAndAnExtraAlertsFile) {
     EXPECT_TRUE(cameras.count("south"));
 }
 
+// stdout carries the summary only: the warnings of a VLM that cannot be
+// reached go to stderr, so a program can parse what --summary-json prints.
+TEST(PipelineCli, SummaryJsonOnStdoutStaysParseableWhileWarningsGoToStderr) {
+    TempDir dir;
+    const auto config = dir / "site.yaml";
+    vigil::testing::write_file(config, two_camera_config(dir));
+    // run_command merges stderr into what it captures; the group sends it to a file first.
+    const auto result = vigil::testing::run_command(
+        "{ " + std::string(VIGIL_EXE) + " run " + config.string() + " --source north=" +
+        shared_path("media/videos/opencv4nodejs_traffic.mp4").string() + " --vlm-server http://127.0.0.1:" +
+        std::to_string(vigil::testing::free_loopback_port()) + " --until-eof --no-progress --summary-json 2>" +
+        (dir / "stderr.txt").string() + "; }");
+    ASSERT_EQ(result.exit_code, 0) << result.output;
+    const json summary = json::parse(result.output, nullptr, false);
+    ASSERT_FALSE(summary.is_discarded()) << "stdout is not one JSON document:\n" << result.output;
+    EXPECT_GT(summary.at("vlm_errors").get<int>(), 0);
+    EXPECT_NE(vigil::testing::read_file(dir / "stderr.txt").find("VLM failed"), std::string::npos);
+}
+
 TEST(PipelineCli, WithoutVlmWeightsItSaysSoOnceAndUsesRules) {
     TempDir dir;
     const auto config = dir / "site.yaml";
