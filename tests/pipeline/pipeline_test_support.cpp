@@ -1,5 +1,11 @@
 #include "pipeline_test_support.h"
 
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "alert/alert_builder.h"
+
 namespace vigil::pipeline::testing {
 using json = nlohmann::json;
 
@@ -40,6 +46,34 @@ int ScriptedVlmServer::requests() {
 void ScriptedVlmServer::hold() {
     std::unique_lock lock(mutex_);
     released_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return released_; });
+}
+
+PipelineConfig write_config(const vigil::testing::TempDir& dir, const std::string& yaml) {
+    const auto path = dir / "run.yaml";
+    vigil::testing::write_file(path, yaml);
+    return load_pipeline_config(path);
+}
+
+RunOptions until_eof() {
+    RunOptions options;
+    options.until_eof = true;
+    options.progress = false;
+    options.drain_timeout_s = 10;
+    return options;
+}
+
+std::vector<json> read_jsonl(const std::filesystem::path& path) {
+    std::vector<json> lines;
+    std::ifstream in(path);
+    for (std::string line; std::getline(in, line);) {
+        if (!line.empty()) lines.push_back(json::parse(line));
+    }
+    return lines;
+}
+
+void expect_valid(const json& alert) {
+    const auto violations = alert::validate_alert(alert);
+    EXPECT_TRUE(violations.empty()) << violations.front() << "\n" << alert.dump(2);
 }
 
 json scripted_report(const std::string& verdict, const std::string& title) {

@@ -7,6 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "pipeline/pipeline_config.h"
+#include "pipeline/pipeline_runner.h"
 #include "testing/test_receivers.h"
 #include "testing/test_support.h"
 
@@ -39,6 +41,15 @@ private:
     int requests_ = 0;
     LoopbackServer server_;
 };
+
+// Writes `yaml` as run.yaml in `dir` and loads it.
+PipelineConfig write_config(const vigil::testing::TempDir& dir, const std::string& yaml);
+// Run options for tests: end at the end of the files, no progress line.
+RunOptions until_eof();
+// One JSON document per non-empty line.
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
+// Fails the test with the first violation when `alert` breaks the alert schema.
+void expect_valid(const nlohmann::json& alert);
 
 // A report matching prompts/report.schema.json with the given verdict.
 nlohmann::json scripted_report(const std::string& verdict, const std::string& title);

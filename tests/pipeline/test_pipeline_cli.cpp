@@ -8,6 +8,7 @@
 
 #include "alert/alert_builder.h"
 #include "models/model_synth.h"
+#include "pipeline_test_support.h"
 #include "testing/test_support.h"
 
 namespace vigil::pipeline {
@@ -17,6 +18,7 @@ using json = nlohmann::json;
 using vigil::testing::run_vigil;
 using vigil::testing::shared_path;
 using vigil::testing::TempDir;
+using vigil::pipeline::testing::read_jsonl;
 
 // Two cameras; `north`'s source is a file that does not exist, so the
 // command line must supply one. Vehicles entering the road are the events.
@@ -37,13 +39,6 @@ std::string two_camera_config(const TempDir& dir) {
     }
     return "cameras:\n" + cameras + "alert: {merge_window_s: 0, cooldown_s: 0}\n" + "store: {db: " +
            (dir / "vigil.sqlite").string() + ", evidence_dir: " + (dir / "evidence").string() + "}\n";
-}
-
-std::vector<json> read_jsonl(const std::filesystem::path& path) {
-    std::vector<json> lines;
-    std::ifstream in(path);
-    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
-    return lines;
 }
 
 TEST(PipelineCli, SourceOverrideForOneCameraAndAnExtraAlertsFile) {

@@ -55,38 +55,10 @@ std::string store_yaml(const TempDir& dir, const std::string& evidence = "") {
            ", evidence_dir: " + (evidence.empty() ? (dir / "evidence").string() : evidence) + "}\n";
 }
 
-PipelineConfig write_config(const TempDir& dir, const std::string& yaml) {
-    const auto path = dir / "run.yaml";
-    vigil::testing::write_file(path, yaml);
-    return load_pipeline_config(path);
-}
-
-RunOptions until_eof() {
-    RunOptions options;
-    options.until_eof = true;
-    options.progress = false;
-    options.drain_timeout_s = 10;
-    return options;
-}
-
-std::vector<json> read_jsonl(const std::filesystem::path& path) {
-    std::vector<json> lines;
-    std::ifstream in(path);
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty()) lines.push_back(json::parse(line));
-    }
-    return lines;
-}
-
 std::set<std::string> ids_of(const std::vector<json>& alerts) {
     std::set<std::string> ids;
     for (const auto& alert : alerts) ids.insert(alert.at("id").get<std::string>());
     return ids;
-}
-
-void expect_valid(const json& alert) {
-    const auto violations = alert::validate_alert(alert);
-    EXPECT_TRUE(violations.empty()) << violations.front() << "\n" << alert.dump(2);
 }
 
 // The tiny synthetic VLM (random weights, schema-constrained output) in

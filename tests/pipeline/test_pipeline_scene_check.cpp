@@ -102,40 +102,12 @@ std::string outputs_yaml(const TempDir& dir, const std::string& vlm_url, const s
            (webhook_url.empty() ? "" : "  - {type: webhook, name: ops, url: \"" + webhook_url + "\"}\n");
 }
 
-PipelineConfig write_config(const TempDir& dir, const std::string& yaml) {
-    const auto path = dir / "run.yaml";
-    vigil::testing::write_file(path, yaml);
-    return load_pipeline_config(path);
-}
-
-RunOptions until_eof() {
-    RunOptions options;
-    options.until_eof = true;
-    options.progress = false;
-    options.drain_timeout_s = 10;
-    return options;
-}
-
-std::vector<json> read_jsonl(const std::filesystem::path& path) {
-    std::vector<json> lines;
-    std::ifstream in(path);
-    for (std::string line; std::getline(in, line);) {
-        if (!line.empty()) lines.push_back(json::parse(line));
-    }
-    return lines;
-}
-
 std::vector<json> stored_alerts(const TempDir& dir, const std::string& status) {
     auto store = store::AlertStore::open(dir / "vigil.sqlite", dir / "evidence");
     store::AlertQuery query;
     query.status = status;
     query.limit = 1000;
     return store->list_alerts(query);
-}
-
-void expect_valid(const json& alert) {
-    const auto violations = alert::validate_alert(alert);
-    EXPECT_TRUE(violations.empty()) << violations.front() << "\n" << alert.dump(2);
 }
 
 // Records every request body and answers scene checks from a list (the
