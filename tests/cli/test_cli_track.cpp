@@ -130,6 +130,7 @@ struct BadInput {
     std::string name;
     std::string args;     // after "track"; VIDEO and TRUNCATED are replaced
     std::string message;  // expected in the error
+    friend void PrintTo(const BadInput& input, std::ostream* out) { *out << input.name; }
 };
 
 class VigilTrackCliErrors : public VigilTrackCli, public ::testing::WithParamInterface<BadInput> {};

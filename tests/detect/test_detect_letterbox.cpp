@@ -18,6 +18,10 @@ struct GeometryCase {
     cv::Size frame;
     cv::Size input;
     ResizeMode mode;
+    friend void PrintTo(const GeometryCase& c, std::ostream* out) {
+        *out << c.frame.width << "x" << c.frame.height << " to " << c.input.width << "x" << c.input.height
+             << (c.mode == ResizeMode::stretch ? " stretched" : " letterboxed");
+    }
 };
 
 class InputTransformRoundTrip : public ::testing::TestWithParam<GeometryCase> {};

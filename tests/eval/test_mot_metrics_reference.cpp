@@ -88,6 +88,7 @@ struct TrackEvalRow {
     const char* seq;
     double hota, det_a, ass_a, mota, idf1;
     long tp, fn, fp, idsw, mt, ml, frag;
+    friend void PrintTo(const TrackEvalRow& row, std::ostream* out) { *out << row.seq; }
 };
 
 const TrackEvalRow kMot17Rows[] = {

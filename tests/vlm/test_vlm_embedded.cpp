@@ -285,6 +285,7 @@ TEST_F(EmbeddedVlmTest, ModelIsLoadedOnceAndReused) {
 struct SchemaCase {
     const char* name;
     const char* schema;
+    friend void PrintTo(const SchemaCase& c, std::ostream* out) { *out << c.name; }
 };
 
 class EmbeddedVlmSchemaTest : public EmbeddedVlmTest, public ::testing::WithParamInterface<SchemaCase> {};
@@ -620,6 +621,9 @@ struct BudgetCase {
     cv::Size input;
     int max_tiles;
     cv::Size expected;
+    friend void PrintTo(const BudgetCase& c, std::ostream* out) {
+        *out << c.input.width << "x" << c.input.height << " in " << c.max_tiles << " tile(s)";
+    }
 };
 
 class BudgetSizeTest : public ::testing::TestWithParam<BudgetCase> {};
