@@ -62,24 +62,14 @@ public:
     std::optional<T> pop(std::chrono::milliseconds timeout) {
         std::unique_lock lock(mutex_);
         if (!not_empty_.wait_for(lock, timeout, [&] { return closed_ || !items_.empty(); })) return std::nullopt;
-        if (items_.empty()) return std::nullopt;
-        T item = std::move(items_.front());
-        items_.pop_front();
-        lock.unlock();
-        not_full_.notify_one();
-        return item;
+        return take_front(lock);
     }
 
     // Blocks until an item arrives or the queue is closed and empty.
     std::optional<T> pop() {
         std::unique_lock lock(mutex_);
         not_empty_.wait(lock, [&] { return closed_ || !items_.empty(); });
-        if (items_.empty()) return std::nullopt;
-        T item = std::move(items_.front());
-        items_.pop_front();
-        lock.unlock();
-        not_full_.notify_one();
-        return item;
+        return take_front(lock);
     }
 
     // Wakes every waiter; pushes fail from now on, pops drain what is left.
@@ -103,6 +93,16 @@ public:
     size_t capacity() const { return capacity_; }
 
 private:
+    // The front item, if any; releases `lock` before waking a waiting producer.
+    std::optional<T> take_front(std::unique_lock<std::mutex>& lock) {
+        if (items_.empty()) return std::nullopt;
+        T item = std::move(items_.front());
+        items_.pop_front();
+        lock.unlock();
+        not_full_.notify_one();
+        return item;
+    }
+
     const size_t capacity_;
     mutable std::mutex mutex_;
     std::condition_variable not_empty_, not_full_;
