@@ -198,7 +198,8 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
     // Scene checks merge per hazard: a later "nothing wrong" answer must not
     // update (and re-send) the open flood alert, nor a fire merge into it.
     if (event.type == "scene_change") key += '\n' + scene_hazard_of(report);
-    auto status_for = [&](int rank) { return rank == 0 && !policy_.send_rejected ? "dismissed" : "sent"; };
+    auto sends = [&](int rank) { return rank > 0 || policy_.send_rejected; };
+    auto status_for = [&](int rank) { return sends(rank) ? "sent" : "dismissed"; };
 
     std::lock_guard lock(state_->mutex);
     auto it = state_->by_key.find(key);
@@ -211,7 +212,7 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
             alert["related_events"] = alert.value("related_events", 1) + 1;
             alert["updated_count"] = alert.value("updated_count", 0) + 1;
             const int rank = verdict_rank(report.verdict);
-            const bool was_sent = std::string(status_for(open.verdict_rank)) == "sent";
+            const bool was_sent = sends(open.verdict_rank);
             if (rank >= open.verdict_rank) {
                 const std::string severity = alert["severity"];
                 apply_report(alert, report, event, wall_time_s);
@@ -221,8 +222,7 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
             }
             merge_detections(alert["evidence"]["detections"], detections_json(report.tracks));
             alert["models"] = models_json(models, report);
-            const std::string status = status_for(open.verdict_rank);
-            return AlertDecision{alert, status, true, !was_sent && status == "sent"};
+            return AlertDecision{alert, status_for(open.verdict_rank), true, !was_sent && sends(open.verdict_rank)};
         }
         // The alert closed one merge window after its last event; the key
         // stays quiet for the cooldown after that.
@@ -254,8 +254,7 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
     apply_report(alert, report, event, wall_time_s);
     const int rank = verdict_rank(report.verdict);
     state_->by_key[key] = State::Open{alert, wall_time_s, rank};
-    const std::string status = status_for(rank);
-    return AlertDecision{alert, status, false, status == "sent"};
+    return AlertDecision{alert, status_for(rank), false, sends(rank)};
 }
 
 std::vector<std::string> validate_alert(const json& alert) { return vlm::validate_json(alert_schema(), alert); }

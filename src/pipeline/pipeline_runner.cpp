@@ -229,18 +229,18 @@ void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
     store_->record_event(camera_name, json(source.event));
     if (!job.alertable) return;
 
-    if (!job.report) job.report = rules.from_rules(source.event, contexts_[source.camera], source.frames, job.rules_reason);
-    const contextualize::ContextReport& report = *job.report;
     // A periodic scene check asks the VLM what no rule can see; without its
     // answer there is nothing to report (the event itself is recorded). A
     // scene *change* still alerts from the rules: the camera may have been
     // moved or covered.
-    if (source.event.type == "scene_change" && report.source != "vlm" &&
+    if ((!job.report || job.report->source != "vlm") && source.event.type == "scene_change" &&
         source.event.metrics.value("reason", "") == "periodic") {
         std::lock_guard lock(stats_mutex_);
         ++summary_.scene_checks_without_vlm;
         return;
     }
+    if (!job.report) job.report = rules.from_rules(source.event, contexts_[source.camera], source.frames, job.rules_reason);
+    const contextualize::ContextReport& report = *job.report;
     json models = {{"detector", camera.detector_name()}, {"tracker", camera.tracker_name()}};
     if (!report.vlm_model.empty()) models["vlm"] = report.vlm_model;
     else if (engine_) models["vlm"] = engine_->name();
@@ -274,12 +274,17 @@ void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
     {
         std::lock_guard lock(stats_mutex_);
         if (report.source == "rules") ++summary_.rules_reports;
-        // An update that turns a dismissed alert sent is that alert's first
-        // delivery: it counts as sent (and no longer as dismissed).
-        if (decision->first_sent) ++summary_.alerts_sent;
-        if (decision->is_update && decision->first_sent) --summary_.alerts_dismissed;
-        if (decision->is_update) ++summary_.alerts_updated;
-        else if (!send) ++summary_.alerts_dismissed;
+        if (decision->is_update) {
+            ++summary_.alerts_updated;
+            if (decision->first_sent) {  // a dismissed alert an update made sent: its first delivery
+                ++summary_.alerts_sent;
+                --summary_.alerts_dismissed;
+            }
+        } else if (send) {
+            ++summary_.alerts_sent;
+        } else {
+            ++summary_.alerts_dismissed;
+        }
         if (!decision->is_update) ++camera_alerts_[source.camera];
         summary_.alerts_suppressed = builder_->suppressed();
     }
