@@ -60,8 +60,6 @@ std::shared_ptr<vlm::VlmEngine> open_engine(const RunArgs& args, const pipeline:
         selection.lora_path = config.lora;
     }
     if (!args.vlm_lora.empty()) selection.lora_path = args.vlm_lora;
-    if (!selection.lora_path.empty() && !selection.server_url.empty())
-        throw Error("--vlm-lora applies to the embedded model; an OpenAI-compatible server loads its own adapters");
     selection.threads = args.vlm_threads >= 0 ? args.vlm_threads : config.threads;
     if (from_cli || config.configured()) return open_vlm_engine(selection);
     try {

@@ -107,6 +107,8 @@ std::unique_ptr<vlm::VlmEngine> open_vlm_engine(const VlmSelection& selection) {
     const bool has_files = !selection.model_path.empty() || !selection.mmproj_path.empty();
     const int chosen = (has_files ? 1 : 0) + (!selection.server_url.empty() ? 1 : 0) + (!selection.vlm_name.empty() ? 1 : 0);
     if (chosen > 1) throw Error("choose one of --vlm NAME, --model F --mmproj F, or --server URL");
+    if (!selection.lora_path.empty() && !selection.server_url.empty())
+        throw Error("a LoRA adapter applies to the embedded model; an OpenAI-compatible server loads its own adapters");
     if (!selection.server_url.empty()) {
         vlm::OpenAiConfig config;
         config.base_url = selection.server_url;

@@ -85,6 +85,8 @@ TEST_F(VlmCliTest, BadInputExitsOneWithAClearMessage) {
         {"describe --model /nonexistent/text.gguf --mmproj /nonexistent/mmproj.gguf " + image(), "text.gguf"},
         {"describe --server http://127.0.0.1:" + std::to_string(testing::free_loopback_port()) + " " + image(),
          "not reachable"},
+        {"describe --server http://127.0.0.1:9 --lora " + pair_.mmproj.string() + " " + image(),
+         "applies to the embedded model"},
     };
     for (const auto& c : cases) {
         auto result = run_vigil(c.args);
