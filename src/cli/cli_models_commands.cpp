@@ -31,6 +31,7 @@ struct ModelsArgs {
     std::string shape = "tiny";
     std::string out;
     uint64_t seed = 1;
+    std::string weights = "default";
 };
 
 std::filesystem::path chosen_models_dir(const ModelsArgs& args) {
@@ -205,7 +206,7 @@ void run_path(const ModelsArgs& args) {
 }
 
 void run_synth(const ModelsArgs& args) {
-    auto result = synth_vlm(args.shape, args.out, args.seed);
+    auto result = synth_vlm(args.shape, args.out, args.seed, parse_synth_weights(args.weights));
     std::cout << "text model: " << result.text_model.string() << "\n"
               << "mmproj:     " << result.mmproj.string() << "\n";
 }
@@ -249,6 +250,10 @@ void add_models_commands(CLI::App& app) {
     synth->add_option("--shape", args->shape, "tiny | smolvlm-500m")->required();
     synth->add_option("--out", args->out, "Output folder")->required();
     synth->add_option("--seed", args->seed, "Random seed");
+    synth->add_option("--weights", args->weights,
+                      "Matrix weight type: default (the released model's: f16 for tiny, q8_0 for smolvlm-500m), "
+                      "f16, q8_0, bf16 or f32")
+        ->check(CLI::IsMember({"default", "f16", "q8_0", "bf16", "f32"}));
     synth->callback([args] { run_synth(*args); });
 }
 

@@ -54,16 +54,19 @@ struct Shape {
     const char* description;
     TextShape text;
     VisionShape vision;
+    ggml_type matrix_type;  // how the released model stores its matrix weights
 };
 
 // SmolVLM-500M-Instruct: SmolLM2-360M text, SigLIP-B/16 @512 vision, 64 tokens per tile.
 constexpr std::array<Shape, 2> kShapes{{
     {"tiny", "random-weight SmolVLM-style pair, a few MB, for tests",
      {64, 2, 4, 2, 128, 8192, 100000.0f, 1e-5f},
-     {64, 2, 2, 96, 512, 2048, 16, 4, 1e-6f}},
+     {64, 2, 2, 96, 512, 2048, 16, 4, 1e-6f},
+     GGML_TYPE_F16},
     {"smolvlm-500m", "random weights with SmolVLM-500M-Instruct's exact dimensions, for speed measurements",
      {960, 32, 15, 5, 2560, 8192, 100000.0f, 1e-5f},
-     {768, 12, 12, 3072, 512, 2048, 16, 4, 1e-6f}},
+     {768, 12, 12, 3072, 512, 2048, 16, 4, 1e-6f},
+     GGML_TYPE_Q8_0},
 }};
 
 constexpr float kWeightStd = 0.02f;
@@ -131,6 +134,10 @@ public:
     gguf_context* gguf() { return gguf_; }
 
     void add(const std::string& name, ggml_type type, std::initializer_list<int64_t> ne, Fill fill = Fill::Random) {
+        if (type == GGML_TYPE_Q8_0 && *ne.begin() % ggml_blck_size(type) != 0) {
+            throw Error("synth: tensor " + name + " has rows of " + std::to_string(*ne.begin()) +
+                        " values, not a multiple of q8_0's block of 32");
+        }
         std::array<int64_t, 4> dims{1, 1, 1, 1};
         std::copy(ne.begin(), ne.end(), dims.begin());
         ggml_tensor* tensor = ggml_new_tensor(ggml_, type, static_cast<int>(ne.size()), dims.data());
@@ -165,6 +172,7 @@ private:
         size_t written = 0;
         std::vector<float> values;
         std::vector<ggml_fp16_t> halfs;
+        std::vector<char> quantized;
         std::vector<char> zeros(gguf_get_alignment(gguf_), 0);
         for (int64_t i = 0; i < gguf_get_n_tensors(gguf_); ++i) {
             const auto& spec = specs_[static_cast<size_t>(i)];
@@ -186,6 +194,15 @@ private:
                     halfs.resize(values.size());
                     ggml_fp32_to_fp16_row(values.data(), halfs.data(), n);
                     write_bytes(file.get(), halfs.data(), halfs.size() * sizeof(ggml_fp16_t), partial);
+                } else if (spec.tensor->type == GGML_TYPE_BF16) {
+                    halfs.resize(values.size());
+                    ggml_fp32_to_bf16_row(values.data(), reinterpret_cast<ggml_bf16_t*>(halfs.data()), n);
+                    write_bytes(file.get(), halfs.data(), halfs.size() * sizeof(ggml_bf16_t), partial);
+                } else if (spec.tensor->type == GGML_TYPE_Q8_0) {
+                    // Blocks of 32 never straddle a chunk: chunks and rows are multiples of 32.
+                    quantized.resize(ggml_row_size(GGML_TYPE_Q8_0, n));
+                    ggml_quantize_chunk(GGML_TYPE_Q8_0, values.data(), quantized.data(), 0, 1, n, nullptr);
+                    write_bytes(file.get(), quantized.data(), quantized.size(), partial);
                 } else {
                     write_bytes(file.get(), values.data(), values.size() * sizeof(float), partial);
                 }
@@ -316,15 +333,18 @@ void set_string_array(gguf_context* ctx, const char* key, const std::vector<std:
     gguf_set_arr_str(ctx, key, pointers.data(), pointers.size());
 }
 
-void set_provenance(gguf_context* ctx, const Shape& shape, const std::string& part, uint64_t seed) {
+void set_provenance(gguf_context* ctx, const Shape& shape, const std::string& part, uint64_t seed,
+                    ggml_type matrix_type) {
     gguf_set_val_str(ctx, "general.name", ("vigil-synth-" + std::string(shape.name) + "-" + part).c_str());
     gguf_set_val_str(ctx, "general.description", shape.description);
     gguf_set_val_str(ctx, "vigil.synth.shape", shape.name);
     gguf_set_val_u64(ctx, "vigil.synth.seed", seed);
-    gguf_set_val_u32(ctx, "general.file_type", 1);  // mostly f16
+    // llama_ftype: 1 mostly f16, 7 mostly q8_0
+    gguf_set_val_u32(ctx, "general.file_type", matrix_type == GGML_TYPE_Q8_0 ? 7 : 1);
 }
 
-void write_text_model(const Shape& shape, const Vocab& vocab, const std::filesystem::path& path, uint64_t seed) {
+void write_text_model(const Shape& shape, const Vocab& vocab, const std::filesystem::path& path, uint64_t seed,
+                      ggml_type matrix) {
     const TextShape& t = shape.text;
     const int64_t n_vocab = static_cast<int64_t>(vocab.tokens.size());
     const int64_t head_dim = t.n_embd / t.n_head;
@@ -333,7 +353,7 @@ void write_text_model(const Shape& shape, const Vocab& vocab, const std::filesys
     GgufBuilder out(3 + 9 * t.n_layer);
     gguf_context* ctx = out.gguf();
     gguf_set_val_str(ctx, "general.architecture", "llama");
-    set_provenance(ctx, shape, "text", seed);
+    set_provenance(ctx, shape, "text", seed, matrix);
     gguf_set_val_u32(ctx, "llama.vocab_size", static_cast<uint32_t>(n_vocab));
     gguf_set_val_u32(ctx, "llama.context_length", t.n_ctx);
     gguf_set_val_u32(ctx, "llama.embedding_length", t.n_embd);
@@ -358,31 +378,31 @@ void write_text_model(const Shape& shape, const Vocab& vocab, const std::filesys
     gguf_set_val_str(ctx, "tokenizer.chat_template", kChatTemplate);
 
     // Tied embeddings (no output.weight), as in SmolLM2.
-    out.add("token_embd.weight", GGML_TYPE_F16, {t.n_embd, n_vocab});
+    out.add("token_embd.weight", matrix, {t.n_embd, n_vocab});
     out.add("output_norm.weight", GGML_TYPE_F32, {t.n_embd}, Fill::Ones);
     for (uint32_t il = 0; il < t.n_layer; ++il) {
         const std::string blk = "blk." + std::to_string(il) + ".";
         out.add(blk + "attn_norm.weight", GGML_TYPE_F32, {t.n_embd}, Fill::Ones);
-        out.add(blk + "attn_q.weight", GGML_TYPE_F16, {t.n_embd, t.n_embd});
-        out.add(blk + "attn_k.weight", GGML_TYPE_F16, {t.n_embd, kv_dim});
-        out.add(blk + "attn_v.weight", GGML_TYPE_F16, {t.n_embd, kv_dim});
-        out.add(blk + "attn_output.weight", GGML_TYPE_F16, {t.n_embd, t.n_embd});
+        out.add(blk + "attn_q.weight", matrix, {t.n_embd, t.n_embd});
+        out.add(blk + "attn_k.weight", matrix, {t.n_embd, kv_dim});
+        out.add(blk + "attn_v.weight", matrix, {t.n_embd, kv_dim});
+        out.add(blk + "attn_output.weight", matrix, {t.n_embd, t.n_embd});
         out.add(blk + "ffn_norm.weight", GGML_TYPE_F32, {t.n_embd}, Fill::Ones);
-        out.add(blk + "ffn_gate.weight", GGML_TYPE_F16, {t.n_embd, t.n_ff});
-        out.add(blk + "ffn_up.weight", GGML_TYPE_F16, {t.n_embd, t.n_ff});
-        out.add(blk + "ffn_down.weight", GGML_TYPE_F16, {t.n_ff, t.n_embd});
+        out.add(blk + "ffn_gate.weight", matrix, {t.n_embd, t.n_ff});
+        out.add(blk + "ffn_up.weight", matrix, {t.n_embd, t.n_ff});
+        out.add(blk + "ffn_down.weight", matrix, {t.n_ff, t.n_embd});
     }
     out.write(path, seed);
 }
 
-void write_mmproj(const Shape& shape, const std::filesystem::path& path, uint64_t seed) {
+void write_mmproj(const Shape& shape, const std::filesystem::path& path, uint64_t seed, ggml_type matrix) {
     const VisionShape& v = shape.vision;
     const int64_t n_patches = static_cast<int64_t>(v.image_size / v.patch_size) * (v.image_size / v.patch_size);
 
     GgufBuilder out(6 + 16 * v.n_layer);
     gguf_context* ctx = out.gguf();
     gguf_set_val_str(ctx, "general.architecture", "clip");
-    set_provenance(ctx, shape, "mmproj", seed);
+    set_provenance(ctx, shape, "mmproj", seed, matrix);
     gguf_set_val_str(ctx, "clip.projector_type", "idefics3");
     gguf_set_val_bool(ctx, "clip.has_vision_encoder", true);
     gguf_set_val_bool(ctx, "clip.has_text_encoder", false);
@@ -407,22 +427,22 @@ void write_mmproj(const Shape& shape, const std::filesystem::path& path, uint64_
     for (uint32_t il = 0; il < v.n_layer; ++il) {
         const std::string blk = "v.blk." + std::to_string(il) + ".";
         for (const char* proj : {"attn_q", "attn_k", "attn_v", "attn_out"}) {
-            out.add(blk + proj + ".weight", GGML_TYPE_F16, {v.n_embd, v.n_embd});
+            out.add(blk + proj + ".weight", matrix, {v.n_embd, v.n_embd});
             out.add(blk + proj + ".bias", GGML_TYPE_F32, {v.n_embd}, Fill::SmallRandom);
         }
         for (const char* norm : {"ln1", "ln2"}) {
             out.add(blk + norm + ".weight", GGML_TYPE_F32, {v.n_embd}, Fill::Ones);
             out.add(blk + norm + ".bias", GGML_TYPE_F32, {v.n_embd}, Fill::SmallRandom);
         }
-        out.add(blk + "ffn_up.weight", GGML_TYPE_F16, {v.n_embd, v.n_ff});
+        out.add(blk + "ffn_up.weight", matrix, {v.n_embd, v.n_ff});
         out.add(blk + "ffn_up.bias", GGML_TYPE_F32, {v.n_ff}, Fill::SmallRandom);
-        out.add(blk + "ffn_down.weight", GGML_TYPE_F16, {v.n_ff, v.n_embd});
+        out.add(blk + "ffn_down.weight", matrix, {v.n_ff, v.n_embd});
         out.add(blk + "ffn_down.bias", GGML_TYPE_F32, {v.n_embd}, Fill::SmallRandom);
     }
     out.add("v.post_ln.weight", GGML_TYPE_F32, {v.n_embd}, Fill::Ones);
     out.add("v.post_ln.bias", GGML_TYPE_F32, {v.n_embd}, Fill::SmallRandom);
     const int64_t shuffled = static_cast<int64_t>(v.n_embd) * v.scale_factor * v.scale_factor;
-    out.add("mm.model.fc.weight", GGML_TYPE_F16, {shuffled, shape.text.n_embd});
+    out.add("mm.model.fc.weight", matrix, {shuffled, shape.text.n_embd});
     out.write(path, seed);
 }
 
@@ -434,8 +454,23 @@ std::vector<std::string> synth_shapes() {
     return names;
 }
 
-SynthResult synth_vlm(const std::string& shape_name, const std::filesystem::path& out_dir, uint64_t seed) {
+SynthWeights parse_synth_weights(const std::string& name) {
+    if (name == "default") return SynthWeights::shape_default;
+    if (name == "f16") return SynthWeights::f16;
+    if (name == "q8_0") return SynthWeights::q8_0;
+    if (name == "bf16") return SynthWeights::bf16;
+    if (name == "f32") return SynthWeights::f32;
+    throw Error("unknown synthetic weight type '" + name + "' (known: default, f16, q8_0)");
+}
+
+SynthResult synth_vlm(const std::string& shape_name, const std::filesystem::path& out_dir, uint64_t seed,
+                      SynthWeights weights) {
     const Shape& shape = find_shape(shape_name);
+    const ggml_type matrix = weights == SynthWeights::f16    ? GGML_TYPE_F16
+                             : weights == SynthWeights::q8_0 ? GGML_TYPE_Q8_0
+                             : weights == SynthWeights::bf16 ? GGML_TYPE_BF16
+                             : weights == SynthWeights::f32  ? GGML_TYPE_F32
+                                                             : shape.matrix_type;
     Vocab vocab = load_vocab();
     add_smolvlm_tokens(vocab);
 
@@ -444,8 +479,8 @@ SynthResult synth_vlm(const std::string& shape_name, const std::filesystem::path
     if (ec) throw Error("synth: cannot create output directory " + out_dir.string() + ": " + ec.message());
 
     SynthResult result{out_dir / "text.gguf", out_dir / "mmproj.gguf"};
-    write_text_model(shape, vocab, result.text_model, seed);
-    write_mmproj(shape, result.mmproj, seed);
+    write_text_model(shape, vocab, result.text_model, seed, matrix);
+    write_mmproj(shape, result.mmproj, seed, matrix);
     return result;
 }
 
