@@ -18,21 +18,30 @@ pkg_check_modules(MOSQUITTO REQUIRED IMPORTED_TARGET libmosquitto)
 
 # llama.cpp: -DVIGIL_LLAMA_DIR=PREFIX (or env VIGIL_LLAMA_DIR) points at an
 # install prefix with include/ and lib/; otherwise the cached build written by
-# scripts/install-deps.sh; otherwise a system-wide install.
-set(VIGIL_LLAMA_DIR "$ENV{VIGIL_LLAMA_DIR}" CACHE PATH "llama.cpp install prefix (include/, lib/)")
-if(NOT VIGIL_LLAMA_DIR)
+# scripts/install-deps.sh (read afresh at every configure, so a rebuilt
+# dependency is picked up); otherwise a system-wide install.
+set(VIGIL_LLAMA_DIR "$ENV{VIGIL_LLAMA_DIR}" CACHE PATH "llama.cpp install prefix (include/, lib/); empty: the dependency cache")
+set(_llama_prefix "${VIGIL_LLAMA_DIR}")
+if(NOT _llama_prefix)
   set(_cache_dir "$ENV{VIGIL_CACHE_DIR}")
   if(NOT _cache_dir)
     set(_cache_dir "$ENV{HOME}/.cache/vigil")
   endif()
   if(EXISTS "${_cache_dir}/llama.cpp.path")
     file(STRINGS "${_cache_dir}/llama.cpp.path" _llama_prefix LIMIT_COUNT 1)
-    set(VIGIL_LLAMA_DIR "${_llama_prefix}" CACHE PATH "llama.cpp install prefix" FORCE)
+    set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_cache_dir}/llama.cpp.path")
   endif()
 endif()
+# The find results are cached: forget them when the prefix changed.
+if(NOT "${_llama_prefix}" STREQUAL "${_VIGIL_LLAMA_PREFIX_FOUND}")
+  foreach(_var LLAMA_INCLUDE_DIR MTMD_INCLUDE_DIR LLAMA_LIBRARY MTMD_LIBRARY GGML_LIBRARY GGML_BASE_LIBRARY)
+    unset(${_var} CACHE)
+  endforeach()
+  set(_VIGIL_LLAMA_PREFIX_FOUND "${_llama_prefix}" CACHE INTERNAL "llama.cpp prefix the cached find results came from")
+endif()
 set(_llama_hints)
-if(VIGIL_LLAMA_DIR)
-  set(_llama_hints HINTS "${VIGIL_LLAMA_DIR}/lib" "${VIGIL_LLAMA_DIR}/include")
+if(_llama_prefix)
+  set(_llama_hints HINTS "${_llama_prefix}/lib" "${_llama_prefix}/include" NO_DEFAULT_PATH)
 endif()
 find_path(LLAMA_INCLUDE_DIR llama.h ${_llama_hints})
 find_path(MTMD_INCLUDE_DIR mtmd.h ${_llama_hints} PATH_SUFFIXES mtmd)

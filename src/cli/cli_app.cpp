@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "vigil/version.h"
+#include "vlm/vlm_llama_runtime.h"
 
 namespace vigil::cli {
 
@@ -16,7 +17,20 @@ int run_cli(int argc, char** argv) {
     // stdout alert sink) that other programs read.
     if (!spdlog::get("vigil")) spdlog::set_default_logger(spdlog::stderr_color_mt("vigil"));
     CLI::App app{"Vigil: on-premises Vision AI engine (detect, track, trigger, contextualize, alert)"};
-    app.set_version_flag("--version", std::string("vigil ") + VIGIL_VERSION);
+    app.set_version_flag("--version", [] {
+        // Which of llama.cpp's CPU backends this machine runs, and on what.
+        std::string cpu;
+        try {
+            vlm::init_llama();
+            const vlm::CpuBackendInfo info = vlm::cpu_backend_info();
+            cpu = "\nllama.cpp CPU backend: " + info.library + " (";
+            for (size_t i = 0; i < info.features.size(); ++i) cpu += (i ? " " : "") + info.features[i];
+            cpu += ")";
+        } catch (const vigil::Error& e) {
+            cpu = std::string("\nllama.cpp CPU backend: none (") + e.what() + ")";
+        }
+        return std::string("vigil ") + VIGIL_VERSION + cpu;
+    });
     app.require_subcommand(1);
     bool verbose = false;
     app.add_flag("-v,--verbose", verbose, "Debug logging");

@@ -118,6 +118,8 @@ std::unique_ptr<vlm::VlmEngine> open_vlm_engine(const VlmSelection& selection) {
     vlm::EmbeddedConfig config;
     config.threads = selection.threads;
     config.context_size = selection.context_size;
+    config.parallel = selection.parallel;
+    config.prefix_cache_mb = static_cast<size_t>(selection.prefix_cache_mb);
     config.verbose = selection.verbose_llama;
     config.lora_path = selection.lora_path;
     if (has_files) {

@@ -18,6 +18,8 @@ struct VlmSelection {
     std::string server_model;    // --server-model NAME
     int threads = 0;
     int context_size = 4096;
+    int parallel = 1;            // embedded: requests decoded together
+    int prefix_cache_mb = 256;   // embedded: reused prompt prefixes
     bool verbose_llama = false;
 };
 

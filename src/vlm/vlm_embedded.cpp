@@ -1,12 +1,26 @@
 // The embedded VLM backend: llama.cpp + libmtmd in this process.
 //
-// One llama_context serves every request (a mutex serialises them), so the
-// text model and the projector load once. Prompt evaluation is done chunk by
-// chunk rather than with mtmd_helper_eval_chunks so that image encoding (the
-// vision tower) and text prefill are timed apart. Settings that decide speed
-// (n_batch 2048, n_ubatch 512, flash attention auto, one thread count for
-// llama and mtmd, a persistent ggml threadpool) are the ones llama-mtmd-cli
-// uses, so `vigil bench vlm` compares like with like.
+// One llama_context holds up to `parallel` sequences. A scheduler thread owns
+// it: requests wait in arrival order for a free sequence; a request that gets
+// one has its prompt evaluated at once (pausing the others for that long),
+// then every running request advances by one token per llama_decode, their
+// tokens batched together. Batching costs little on a CPU, where decode reads
+// the whole model from memory for each step whatever the batch, and it lets a
+// new event's first tokens (its verdict) come out while an older event's
+// report is still being written.
+//
+// Prompts start with a fixed part (system prompt and instructions, the same
+// for every request about one camera and event type) placed before the
+// images. Its evaluated state is saved the first time and restored after
+// (PrefixCache), so a request pays only for its images and its own facts.
+// Restoring reproduces the cold evaluation exactly: the prefix is always
+// evaluated as a chunk of its own, into an empty sequence.
+//
+// Prompt evaluation is done chunk by chunk rather than with
+// mtmd_helper_eval_chunks so that image encoding (the vision tower) and text
+// prefill are timed apart. Other settings that decide speed (n_batch 2048,
+// n_ubatch 512, flash attention auto, one thread count for llama and mtmd, a
+// persistent ggml threadpool) are the ones llama-mtmd-cli uses.
 #include <ggml-backend.h>
 #include <ggml.h>
 #include <gguf.h>
@@ -16,28 +30,31 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
-#include <cmath>
-#include <cstdio>
+#include <condition_variable>
+#include <deque>
+#include <exception>
 #include <filesystem>
 #include <fmt/format.h>
 #include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/error.h"
-#include "core/text.h"
 #include "core/image_io.h"
+#include "core/text.h"
 #include "vlm/vlm_engine.h"
 #include "vlm/vlm_image_prep.h"
 #include "vlm/vlm_json_schema.h"
+#include "vlm/vlm_llama_runtime.h"
+#include "vlm/vlm_prefix_cache.h"
+#include "vlm/vlm_token_sampler.h"
 
 namespace vigil::vlm {
 
@@ -47,63 +64,6 @@ using Clock = std::chrono::steady_clock;
 
 double ms_since(Clock::time_point start) {
     return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
-}
-
-// ---- logging ---------------------------------------------------------------
-
-std::atomic<bool> g_llama_verbose{false};
-// Error lines llama.cpp/ggml/mtmd logged on this thread, so a failed load can
-// say why instead of "returned null". Loads run on the caller's thread.
-thread_local std::string t_llama_errors;
-thread_local ggml_log_level t_last_level = GGML_LOG_LEVEL_INFO;
-
-void llama_log_to_spdlog(ggml_log_level level, const char* text, void* /*user_data*/) {
-    if (level == GGML_LOG_LEVEL_CONT) {
-        level = t_last_level;
-    } else {
-        t_last_level = level;
-    }
-    if (level == GGML_LOG_LEVEL_ERROR && text != nullptr) {
-        t_llama_errors += text;
-        if (t_llama_errors.size() > 4000) {
-            t_llama_errors.erase(0, t_llama_errors.size() - 4000);
-        }
-    }
-    if (g_llama_verbose.load(std::memory_order_relaxed)) {
-        std::fputs(text, stderr);
-        return;
-    }
-    std::string line = text != nullptr ? text : "";
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) {
-        line.pop_back();
-    }
-    if (!line.empty()) {
-        spdlog::debug("llama.cpp: {}", line);
-    }
-}
-
-// The last few error lines, one line, for an Error message.
-std::string take_llama_errors() {
-    std::string text;
-    text.swap(t_llama_errors);
-    for (char& c : text) {
-        if (c == '\n') c = ' ';
-    }
-    while (!text.empty() && text.back() == ' ') text.pop_back();
-    if (text.size() > 600) {
-        text = "..." + text.substr(text.size() - 600);
-    }
-    return text;
-}
-
-void init_llama_once() {
-    static std::once_flag once;
-    std::call_once(once, [] {
-        llama_log_set(llama_log_to_spdlog, nullptr);
-        mtmd_helper_log_set(llama_log_to_spdlog, nullptr);
-        ggml_backend_load_all();
-        llama_backend_init();
-    });
 }
 
 // ---- file checks -----------------------------------------------------------
@@ -162,21 +122,24 @@ struct ContextDeleter {
 struct MtmdDeleter {
     void operator()(mtmd_context* c) const { mtmd_free(c); }
 };
-struct SamplerDeleter {
-    void operator()(llama_sampler* s) const { llama_sampler_free(s); }
-};
 struct ChunksDeleter {
     void operator()(mtmd_input_chunks* c) const { mtmd_input_chunks_free(c); }
 };
 struct BitmapDeleter {
     void operator()(mtmd_bitmap* b) const { mtmd_bitmap_free(b); }
 };
+struct BatchDeleter {
+    void operator()(llama_batch* b) const {
+        llama_batch_free(*b);
+        delete b;
+    }
+};
 using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
 using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
 using MtmdPtr = std::unique_ptr<mtmd_context, MtmdDeleter>;
-using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
 using ChunksPtr = std::unique_ptr<mtmd_input_chunks, ChunksDeleter>;
 using BitmapPtr = std::unique_ptr<mtmd_bitmap, BitmapDeleter>;
+using BatchPtr = std::unique_ptr<llama_batch, BatchDeleter>;
 
 // A persistent ggml CPU threadpool, as llama-mtmd-cli attaches one; without
 // it ggml starts and joins threads for every decoded token. Looked up through
@@ -207,8 +170,8 @@ private:
     void (*free_)(ggml_threadpool_t) = nullptr;
 };
 
-// What the abort callback and the token loop check: the current request's
-// deadline and cancel flag.
+// A request's deadline and cancel flag, checked between steps and by
+// llama.cpp's abort callback while its prompt is evaluated.
 struct Interrupt {
     std::optional<Clock::time_point> deadline;
     const std::atomic<bool>* cancel = nullptr;
@@ -228,253 +191,59 @@ struct Interrupt {
     }
 };
 
-// One-token batch with explicit positions (M-RoPE models place text after an
-// image by position, not by KV cache length).
-struct TokenBatch {
-    llama_batch batch = llama_batch_init(1, 0, 1);
-    TokenBatch() = default;
-    TokenBatch(const TokenBatch&) = delete;
-    TokenBatch& operator=(const TokenBatch&) = delete;
-    ~TokenBatch() { llama_batch_free(batch); }
-};
+bool abort_requested(void* data) {
+    const auto* interrupt = static_cast<const std::atomic<const Interrupt*>*>(data)->load();
+    return interrupt != nullptr && interrupt->triggered();
+}
 
-// Every token's text as the grammar reads it, and the tokens grouped by the
-// ASCII byte their text starts with, with for each such byte a token that is
-// that byte alone. A grammar that rejects the one-byte token rejects every
-// token starting with that byte (it matches text a character at a time), so
-// one probe per byte rules out much of a large vocabulary before the grammar
-// looks at single tokens.
-struct VocabPieces {
-    static constexpr int16_t kOther = -1;  // special, empty, or starts with a non-ASCII byte
-    std::vector<std::string> text;
-    std::vector<int16_t> first_byte;
-    std::array<llama_token, 128> one_byte_token{};
-
-    explicit VocabPieces(const llama_vocab* vocab) {
-        one_byte_token.fill(LLAMA_TOKEN_NULL);
-        const int n_vocab = llama_vocab_n_tokens(vocab);
-        text.resize(static_cast<size_t>(n_vocab));
-        first_byte.assign(static_cast<size_t>(n_vocab), kOther);
-        std::vector<char> piece(64);
-        for (llama_token t = 0; t < n_vocab; ++t) {
-            // The grammar reads pieces rendered with special tokens as text.
-            int32_t n = llama_token_to_piece(vocab, t, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
-            if (n < 0) {  // longer than the buffer, which llama.cpp then leaves unwritten
-                piece.resize(static_cast<size_t>(-n));
-                n = llama_token_to_piece(vocab, t, piece.data(), static_cast<int32_t>(piece.size()), 0, true);
-            }
-            if (n > 0) text[static_cast<size_t>(t)].assign(piece.data(), static_cast<size_t>(n));
-            if (n <= 0 || llama_vocab_is_eog(vocab, t) || llama_vocab_is_control(vocab, t)) continue;
-            const auto byte = static_cast<unsigned char>(piece[0]);
-            if (byte == 0 || byte >= 0x80) continue;
-            first_byte[static_cast<size_t>(t)] = static_cast<int16_t>(byte);
-            if (n == 1 && one_byte_token[byte] == LLAMA_TOKEN_NULL) {
-                one_byte_token[byte] = t;
-            }
-        }
-        // Without a probe, a byte's tokens are left for the grammar to judge.
-        for (int16_t& b : first_byte) {
-            if (b != kOther && one_byte_token[static_cast<size_t>(b)] == LLAMA_TOKEN_NULL) b = kOther;
-        }
-    }
-};
-
-// Picks each generated token: greedy, or temperature + seeded sampling, and
-// for structured output a grammar the token must satisfy.
-//
-// Running the grammar over the whole vocabulary costs tens of milliseconds
-// per token, far more than a small model's decode, so the sampler first draws
-// from the unconstrained distribution and asks the grammar about that one
-// token. A real model's draw is nearly always allowed. When it is not, the
-// draw must be redone from the distribution restricted to allowed tokens;
-// rather than filter every token for that, rank all tokens by a key whose
-// maximum is such a draw (the logit for greedy; logit / temperature plus
-// Gumbel noise otherwise: the Gumbel-max trick) and ask the grammar about
-// growing slices of the ranking until one is allowed: the best allowed key in
-// the first slice holding one is the best allowed overall. Both steps are
-// exact, so the output follows the grammar-constrained distribution (greedy
-// picks the same token as filtering everything first), and a fixed seed
-// repeats the output.
-class TokenSampler {
-public:
-    TokenSampler(const llama_vocab* vocab, const VocabPieces& pieces, float temperature, uint32_t seed,
-                 const std::vector<llama_token>& banned, const std::string& grammar)
-        : pieces_(pieces),
-          temperature_(temperature),
-          banned_(pieces.first_byte.size(), false),
-          noise_(seed ^ 0x9e3779b9u) {
-        chain_.reset(llama_sampler_chain_init(llama_sampler_chain_default_params()));
-        if (!banned.empty()) {
-            std::vector<llama_logit_bias> bias;
-            for (llama_token t : banned) {
-                bias.push_back({t, -INFINITY});
-                banned_[static_cast<size_t>(t)] = true;
-            }
-            llama_sampler_chain_add(chain_.get(), llama_sampler_init_logit_bias(llama_vocab_n_tokens(vocab),
-                                                                                static_cast<int32_t>(bias.size()),
-                                                                                bias.data()));
-        }
-        if (greedy()) {
-            llama_sampler_chain_add(chain_.get(), llama_sampler_init_greedy());
-        } else {
-            llama_sampler_chain_add(chain_.get(), llama_sampler_init_temp(temperature));
-            llama_sampler_chain_add(chain_.get(), llama_sampler_init_dist(seed));
-        }
-        if (!grammar.empty()) {
-            grammar_.reset(llama_sampler_init_grammar(vocab, grammar.c_str(), "root"));
-            if (!grammar_) {
-                throw Error(fmt::format("llama.cpp rejected the grammar built from the JSON schema: {}",
-                                        take_llama_errors()));
-            }
-        }
-    }
-
-    // Samples from the last logits of `ctx` and advances the chain and the
-    // grammar past the chosen token, once each.
-    llama_token sample(llama_context* ctx) {
-        const float* logits = llama_get_logits_ith(ctx, -1);
-        if (logits == nullptr) {
-            throw Error("llama.cpp returned no logits to sample the next token from");
-        }
-        llama_token token = sample_unconstrained(logits);
-        if (grammar_ && !(keeps_utf8(token) && grammar_allows(token))) {
-            ++redraws_;
-            token = sample_allowed(logits);
-        }
-        if (grammar_) {
-            llama_sampler_accept(grammar_.get(), token);
-            text_.append(pieces_.text[static_cast<size_t>(token)]);
-        }
-        llama_sampler_accept(chain_.get(), token);
-        return token;
-    }
-
-    // How many draws the grammar rejected.
-    int redraws() const { return redraws_; }
-
-private:
-    static constexpr size_t kFirstSlice = 64;
-    static constexpr size_t kSliceGrowth = 8;
-
-    bool greedy() const { return temperature_ <= 0.0f; }
-
-    llama_token sample_unconstrained(const float* logits) {
-        candidates_.resize(banned_.size());
-        for (size_t i = 0; i < candidates_.size(); ++i) {
-            candidates_[i] = llama_token_data{static_cast<llama_token>(i), logits[i], 0.0f};
-        }
-        llama_token_data_array all{candidates_.data(), candidates_.size(), /*selected=*/-1, /*sorted=*/false};
-        llama_sampler_apply(chain_.get(), &all);
-        if (all.selected < 0 || static_cast<size_t>(all.selected) >= all.size) {
-            throw Error("the sampling chain selected no token");
-        }
-        return all.data[all.selected].id;
-    }
-
-    // Structured output must stay well-formed UTF-8: llama.cpp's grammar
-    // decodes a lead byte followed by anything as one character, which would
-    // let ill-formed bytes through that count as several characters later.
-    bool keeps_utf8(llama_token token) const { return text_.can_append(pieces_.text[static_cast<size_t>(token)]); }
-
-    bool grammar_allows(llama_token token) {
-        llama_token_data one{token, 0.0f, 0.0f};
-        llama_token_data_array single{&one, 1, /*selected=*/-1, /*sorted=*/false};
-        llama_sampler_apply(grammar_.get(), &single);
-        return std::isfinite(one.logit);
-    }
-
-    // Which ASCII bytes the grammar accepts as the next character.
-    std::array<bool, 128> allowed_first_bytes() {
-        probes_.clear();
-        for (llama_token t : pieces_.one_byte_token) {
-            if (t != LLAMA_TOKEN_NULL) probes_.push_back(llama_token_data{t, 0.0f, 0.0f});
-        }
-        llama_token_data_array probe_array{probes_.data(), probes_.size(), /*selected=*/-1, /*sorted=*/false};
-        llama_sampler_apply(grammar_.get(), &probe_array);
-        std::array<bool, 128> allowed{};
-        for (const llama_token_data& probe : probes_) {
-            allowed[static_cast<size_t>(pieces_.first_byte[static_cast<size_t>(probe.id)])] =
-                std::isfinite(probe.logit);
-        }
-        return allowed;
-    }
-
-    // Each candidate's logit field holds its ranking key; the grammar sets
-    // it to -inf when it forbids the token.
-    llama_token sample_allowed(const float* logits) {
-        const std::array<bool, 128> byte_allowed = allowed_first_bytes();
-        std::uniform_real_distribution<double> uniform(0.0, 1.0);
-        candidates_.clear();
-        for (size_t i = 0; i < banned_.size(); ++i) {
-            const int16_t first = pieces_.first_byte[i];
-            if (banned_[i] || !std::isfinite(logits[i]) ||
-                (first != VocabPieces::kOther && !byte_allowed[static_cast<size_t>(first)]) ||
-                !keeps_utf8(static_cast<llama_token>(i))) {
-                continue;
-            }
-            float key = logits[i];
-            if (!greedy()) {
-                const double u = std::max(uniform(noise_), 1e-300);
-                key = static_cast<float>(key / temperature_ - std::log(-std::log(u)));
-            }
-            candidates_.push_back(llama_token_data{static_cast<llama_token>(i), key, 0.0f});
-        }
-        const auto higher_key = [](const llama_token_data& a, const llama_token_data& b) { return a.logit > b.logit; };
-        const auto begin = candidates_.begin();
-        const auto end = candidates_.end();
-        size_t ranked = 0;
-        for (size_t slice = kFirstSlice; ranked < candidates_.size(); slice *= kSliceGrowth) {
-            const size_t slice_end = std::min(candidates_.size(), ranked + slice);
-            std::nth_element(begin + static_cast<std::ptrdiff_t>(ranked), begin + static_cast<std::ptrdiff_t>(slice_end),
-                             end, higher_key);
-            llama_token_data_array part{candidates_.data() + ranked, slice_end - ranked, /*selected=*/-1,
-                                        /*sorted=*/false};
-            llama_sampler_apply(grammar_.get(), &part);
-            const llama_token_data* best = nullptr;
-            for (size_t i = 0; i < part.size; ++i) {
-                if (std::isfinite(part.data[i].logit) && (best == nullptr || part.data[i].logit > best->logit)) {
-                    best = &part.data[i];
-                }
-            }
-            if (best != nullptr) {
-                return best->id;
-            }
-            ranked = slice_end;
-        }
-        throw Error("the JSON schema's grammar allows no token the model can produce here");
-    }
-
-    const VocabPieces& pieces_;
-    Utf8Stream text_;  // what the grammar has accepted so far, for UTF-8 well-formedness
-    float temperature_;
-    SamplerPtr chain_;
-    SamplerPtr grammar_;
-    std::vector<llama_token_data> candidates_;
-    std::vector<bool> banned_;
-    std::vector<llama_token_data> probes_;
-    std::mt19937 noise_;
-    int redraws_ = 0;
-};
-
-bool abort_requested(void* data) { return static_cast<const Interrupt*>(data)->triggered(); }
-
-constexpr int kBatchSize = 2048;     // llama-mtmd-cli's n_batch
-constexpr int kUbatchSize = 512;     // and n_ubatch
+constexpr int kBatchSize = 2048;        // llama-mtmd-cli's n_batch
+constexpr int kUbatchSize = 512;        // and n_ubatch
 constexpr size_t kMaxMtmdContexts = 4;  // projector instances kept for distinct image budgets
+
+// One generate() call as the scheduler sees it. It lives on the caller's
+// stack until its promise is fulfilled.
+struct Job {
+    const VlmRequest* request = nullptr;
+    std::string grammar;
+    std::vector<BitmapPtr> bitmaps;
+    Interrupt interrupt;
+    Clock::time_point submitted;
+    std::promise<VlmResponse> result;
+};
+
+// One sequence of the context and the request running in it.
+struct Slot {
+    llama_seq_id seq = 0;
+    Job* job = nullptr;
+    std::unique_ptr<TokenSampler> sampler;
+    llama_pos n_past = 0;
+    // Tokens to decode in the next step: the one just sampled, then any the
+    // grammar forced after it (decoded together, in one pass).
+    std::vector<llama_token> pending;
+    VlmResponse response;
+    Clock::time_point decode_started;
+    bool busy() const { return job != nullptr; }
+    bool decoding() const { return job != nullptr && !pending.empty(); }
+};
+
+// Longest run of grammar-forced text inserted at once; keys and punctuation
+// between two values are far shorter.
+constexpr size_t kMaxForcedChars = 96;
 
 class EmbeddedEngine final : public VlmEngine {
 public:
-    explicit EmbeddedEngine(const EmbeddedConfig& config) : config_(config) {
-        init_llama_once();
+    explicit EmbeddedEngine(const EmbeddedConfig& config) : config_(config), prefix_cache_(0) {
+        init_llama(config.verbose);
         take_llama_errors();
-        if (config.verbose) {
-            g_llama_verbose = true;
-        }
         threads_ = config.threads > 0 ? config.threads
                                       : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
         if (config.context_size < 64) {
             throw Error(fmt::format("context_size must be at least 64 tokens (got {})", config.context_size));
         }
+        if (config.parallel < 1 || config.parallel > 64) {
+            throw Error(fmt::format("parallel must be between 1 and 64 requests (got {})", config.parallel));
+        }
+        prefix_cache_ = PrefixCache(config.prefix_cache_mb * 1024 * 1024);
         check_gguf_file(config.model_path, "text model");
         check_gguf_file(config.mmproj_path, "vision projector (mmproj)");
         if (!config.lora_path.empty()) {
@@ -491,78 +260,69 @@ public:
         }
         default_limits_ = image_token_limits(projector_, ImageBudget{});
         mtmd_for(default_limits_);
-        spdlog::debug("embedded VLM ready: {} + {} ({} threads, context {}, projector {})", config.model_path,
-                      config.mmproj_path, threads_, config.context_size, projector_.type);
+        slots_.resize(static_cast<size_t>(config.parallel));
+        for (size_t i = 0; i < slots_.size(); ++i) slots_[i].seq = static_cast<llama_seq_id>(i);
+        batch_.reset(new llama_batch(
+            llama_batch_init(config.parallel * static_cast<int>(kMaxForcedChars + 1), 0, 1)));
+        scheduler_ = std::thread([this] { run_scheduler(); });
+        spdlog::debug("embedded VLM ready: {} + {} ({} threads, {} parallel, context {} each, projector {}, CPU {})",
+                      config.model_path, config.mmproj_path, threads_, config.parallel, config.context_size,
+                      projector_.type, cpu_backend_info().library);
+    }
+
+    ~EmbeddedEngine() override {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (scheduler_.joinable()) scheduler_.join();
     }
 
     std::string name() const override {
         return "embedded:" + std::filesystem::path(config_.model_path).filename().string();
     }
 
-    VlmResponse generate(const VlmRequest& request) override {
-        std::lock_guard lock(mutex_);
-        const auto t_start = Clock::now();
-        take_llama_errors();
-        interrupt_ = Interrupt{request.deadline, request.cancel};
-        struct ClearInterrupt {
-            Interrupt& interrupt;
-            ~ClearInterrupt() { interrupt = Interrupt{}; }
-        } clear_interrupt{interrupt_};
-        interrupt_.check("before start");
+    bool streams() const override { return true; }
 
+    VlmResponse generate(const VlmRequest& request) override {
+        const auto t_start = Clock::now();
+        Job job;
+        job.request = &request;
+        job.interrupt = Interrupt{request.deadline, request.cancel};
+        job.interrupt.check("before start");
         if (request.max_tokens < 1) {
             throw Error(fmt::format("max_tokens must be at least 1 (got {})", request.max_tokens));
         }
         const std::string marker = mtmd_default_marker();
-        if (request.prompt.find(marker) != std::string::npos ||
-            request.system_prompt.find(marker) != std::string::npos) {
-            throw Error(fmt::format("the prompt contains '{}', which is reserved for image placement", marker));
-        }
-        std::string grammar;
-        if (request.json_schema) {
-            grammar = schema_to_gbnf(*request.json_schema);
-        }
-
-        mtmd_context* mtmd = mtmd_for(image_token_limits(projector_, request.image_budget));
-        std::vector<BitmapPtr> bitmaps;
-        for (size_t i = 0; i < request.images.size(); ++i) {
-            bitmaps.push_back(make_bitmap(request.images[i], i, request.image_budget));
-        }
-        interrupt_.check("after loading images");
-
-        const std::string prompt = format_prompt(request);
-        spdlog::debug("VLM prompt: {}", prompt);
-        ChunksPtr chunks = tokenize(mtmd, prompt, bitmaps);
-        VlmTimings timings;
-        const size_t n_chunks = mtmd_input_chunks_size(chunks.get());
-        for (size_t i = 0; i < n_chunks; ++i) {
-            const mtmd_input_chunk* chunk = mtmd_input_chunks_get(chunks.get(), i);
-            const int n = static_cast<int>(mtmd_input_chunk_get_n_tokens(chunk));
-            timings.prompt_tokens += n;
-            if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_IMAGE) {
-                timings.image_tokens += n;
+        for (const std::string* text : {&request.prompt, &request.instructions, &request.system_prompt}) {
+            if (text->find(marker) != std::string::npos) {
+                throw Error(fmt::format("the prompt contains '{}', which is reserved for image placement", marker));
             }
         }
-        const int prompt_positions = static_cast<int>(mtmd_helper_get_n_pos(chunks.get()));
-        const int n_ctx = static_cast<int>(llama_n_ctx(ctx_.get()));
-        if (prompt_positions + request.max_tokens > n_ctx) {
-            throw Error(fmt::format(
-                "the request needs {} prompt tokens ({} of them for {} image(s)) plus max_tokens={}, more than "
-                "context_size={}; raise context_size, lower max_tokens or shrink the image budget",
-                prompt_positions, timings.image_tokens, request.images.size(), request.max_tokens, n_ctx));
+        if (request.json_schema) {
+            job.grammar = schema_to_gbnf(*request.json_schema);
         }
+        for (size_t i = 0; i < request.images.size(); ++i) {
+            job.bitmaps.push_back(make_bitmap(request.images[i], i, request.image_budget));
+        }
+        job.interrupt.check("after loading images");
 
-        llama_memory_clear(llama_get_memory(ctx_.get()), true);
-        const llama_pos n_past = evaluate_prompt(mtmd, chunks.get(), timings);
-        bitmaps.clear();
-        chunks.reset();
+        std::future<VlmResponse> done = job.result.get_future();
+        job.submitted = Clock::now();
+        {
+            std::lock_guard lock(mutex_);
+            if (stopping_) throw CancelledError("VLM engine is shutting down");
+            pending_.push_back(&job);
+        }
+        wake_.notify_all();
+        VlmResponse response = done.get();  // rethrows what the scheduler stored
 
-        VlmResponse response = sample_response(request, grammar, n_past, timings);
         // Token pieces are bytes: the limit can cut a character in half.
         response.text = sanitize_utf8(response.text);
         response.timings.total_ms = ms_since(t_start);
         response.model = name();
-        if (request.json_schema) {
+        if (request.json_schema && request.validate_output) {
             if (response.finish_reason == "length") {
                 throw Error(fmt::format(
                     "structured output reached max_tokens={} before the JSON document was complete; raise "
@@ -575,6 +335,239 @@ public:
     }
 
 private:
+    // ---- the scheduler thread ------------------------------------------------
+
+    void run_scheduler() {
+        std::unique_lock lock(mutex_);
+        while (true) {
+            wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || any_busy(); });
+            if (stopping_) break;
+            // Requests given up while waiting for a sequence leave the queue now.
+            for (auto it = pending_.begin(); it != pending_.end();) {
+                if ((*it)->interrupt.triggered()) {
+                    fail_interrupted(**it, "waiting for a free sequence");
+                    it = pending_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            Slot* free_slot = nullptr;
+            for (Slot& slot : slots_) {
+                if (!slot.busy()) {
+                    free_slot = &slot;
+                    break;
+                }
+            }
+            Job* admitted = nullptr;
+            if (free_slot != nullptr && !pending_.empty()) {
+                admitted = pending_.front();
+                pending_.pop_front();
+            }
+            lock.unlock();
+            if (admitted != nullptr) {
+                start(*free_slot, *admitted);
+            } else {
+                step();
+            }
+            lock.lock();
+        }
+        // Shutting down: nothing more runs; every waiting caller gets an error.
+        for (Job* job : pending_) {
+            job->result.set_exception(std::make_exception_ptr(CancelledError("VLM engine is shutting down")));
+        }
+        pending_.clear();
+        lock.unlock();
+        for (Slot& slot : slots_) {
+            if (slot.busy()) finish(slot, std::make_exception_ptr(CancelledError("VLM engine is shutting down")));
+        }
+    }
+
+    bool any_busy() const {
+        return std::any_of(slots_.begin(), slots_.end(), [](const Slot& s) { return s.busy(); });
+    }
+
+    // Gives a waiting request its CancelledError or TimeoutError.
+    static void fail_interrupted(Job& job, const char* stage) {
+        try {
+            job.interrupt.check(stage);
+        } catch (...) {
+            job.result.set_exception(std::current_exception());
+        }
+    }
+
+    // Admits a request: prompt evaluation (prefix from the cache when it can),
+    // then its first token.
+    void start(Slot& slot, Job& job) {
+        slot.job = &job;
+        slot.response = VlmResponse{};
+        slot.response.finish_reason = "length";
+        VlmTimings& timings = slot.response.timings;
+        timings.queue_ms = ms_since(job.submitted);
+        try {
+            job.interrupt.check("waiting for a free sequence");
+            const VlmRequest& request = *job.request;
+            mtmd_context* mtmd = mtmd_for(image_token_limits(projector_, request.image_budget));
+            const std::string prompt = format_prompt(request);
+            spdlog::debug("VLM prompt: {}", prompt);
+            ChunksPtr chunks = tokenize(mtmd, prompt, job.bitmaps);
+            const size_t n_chunks = mtmd_input_chunks_size(chunks.get());
+            for (size_t i = 0; i < n_chunks; ++i) {
+                const mtmd_input_chunk* chunk = mtmd_input_chunks_get(chunks.get(), i);
+                const int n = static_cast<int>(mtmd_input_chunk_get_n_tokens(chunk));
+                timings.prompt_tokens += n;
+                if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_IMAGE) timings.image_tokens += n;
+            }
+            const int prompt_positions = static_cast<int>(mtmd_helper_get_n_pos(chunks.get()));
+            if (prompt_positions + request.max_tokens > config_.context_size) {
+                throw Error(fmt::format(
+                    "the request needs {} prompt tokens ({} of them for {} image(s)) plus max_tokens={}, more than "
+                    "context_size={}; raise context_size, lower max_tokens or shrink the image budget",
+                    prompt_positions, timings.image_tokens, request.images.size(), request.max_tokens,
+                    config_.context_size));
+            }
+            llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.seq, -1, -1);
+            current_.store(&job.interrupt);
+            slot.n_past = evaluate_prompt(slot, mtmd, chunks.get(), timings);
+            current_.store(nullptr);
+            job.bitmaps.clear();
+            slot.sampler = std::make_unique<TokenSampler>(vocab_, *vocab_pieces_, request.temperature, request.seed,
+                                                          request.ignore_eos ? eog_tokens_ : std::vector<llama_token>{},
+                                                          job.grammar);
+            slot.decode_started = Clock::now();
+            accept(slot, slot.sampler->sample(ctx_.get(), -1));
+        } catch (...) {
+            current_.store(nullptr);
+            finish(slot, std::current_exception());
+        }
+    }
+
+    // One decode step for every request that has a token waiting.
+    void step() {
+        llama_batch& batch = *batch_;
+        batch.n_tokens = 0;
+        std::vector<std::pair<Slot*, int32_t>> in_batch;  // slot, batch index of its last token
+        for (Slot& slot : slots_) {
+            if (!slot.decoding()) continue;
+            if (slot.job->interrupt.triggered()) {
+                try {
+                    slot.job->interrupt.check("generating");
+                } catch (...) {
+                    finish(slot, std::current_exception());
+                }
+                continue;
+            }
+            for (size_t k = 0; k < slot.pending.size(); ++k) {
+                const int i = batch.n_tokens++;
+                batch.token[i] = slot.pending[k];
+                batch.pos[i] = slot.n_past + static_cast<llama_pos>(k);
+                batch.n_seq_id[i] = 1;
+                batch.seq_id[i][0] = slot.seq;
+                batch.logits[i] = k + 1 == slot.pending.size() ? 1 : 0;
+            }
+            in_batch.emplace_back(&slot, batch.n_tokens - 1);
+        }
+        if (in_batch.empty()) return;
+        const int32_t rc = llama_decode(ctx_.get(), batch);
+        if (rc != 0) {
+            const std::string detail = take_llama_errors();
+            for (auto& [slot, index] : in_batch) {
+                finish(*slot, std::make_exception_ptr(Error(fmt::format(
+                                  "llama.cpp failed to decode generated token {} (code {}){}{}",
+                                  slot->response.timings.generated_tokens, rc, detail.empty() ? "" : ": ", detail))));
+            }
+            return;
+        }
+        for (auto& [slot, index] : in_batch) {
+            slot->n_past += static_cast<llama_pos>(slot->pending.size());
+            slot->pending.clear();
+            ++slot->response.timings.decode_steps;
+            try {
+                accept(*slot, slot->sampler->sample(ctx_.get(), index));
+            } catch (...) {
+                finish(*slot, std::current_exception());
+            }
+        }
+    }
+
+    // A token sampled for a slot: the end, or text for the caller and the
+    // next step's input, followed by whatever text the grammar now forces.
+    void accept(Slot& slot, llama_token token) {
+        const VlmRequest& request = *slot.job->request;
+        if (!request.ignore_eos && llama_vocab_is_eog(vocab_, token)) {
+            slot.response.finish_reason = "stop";
+            finish(slot, nullptr);
+            return;
+        }
+        if (emit(slot, token)) return;
+        slot.pending.push_back(token);
+        if (slot.job->grammar.empty() || !config_.insert_forced_text) return;
+        // Keys, punctuation, the rest of an enum value: the grammar leaves one
+        // choice, so those tokens are inserted, not sampled one by one, and
+        // decoded together with this one.
+        const ForcedText forced = slot.sampler->forced_text(kMaxForcedChars);
+        for (llama_token t : tokenize_text(forced.text)) {
+            slot.sampler->accept_forced(t);
+            if (emit(slot, t)) return;
+            slot.pending.push_back(t);
+        }
+        if (forced.ends && !request.ignore_eos) {  // only the end can follow: no need to decode
+            slot.response.finish_reason = "stop";
+            finish(slot, nullptr);
+        }
+    }
+
+    // Adds a generated token's text; true when that ended the request (it
+    // reached max_tokens).
+    bool emit(Slot& slot, llama_token token) {
+        const VlmRequest& request = *slot.job->request;
+        VlmTimings& timings = slot.response.timings;
+        const std::string piece = token_piece(token);
+        slot.response.text += piece;
+        if (++timings.generated_tokens == 1) timings.first_token_ms = ms_since(slot.job->submitted);
+        if (request.on_text) request.on_text(piece);
+        if (timings.generated_tokens < request.max_tokens) return false;
+        finish(slot, nullptr);
+        return true;
+    }
+
+    std::vector<llama_token> tokenize_text(const std::string& text) const {
+        if (text.empty()) return {};
+        std::vector<llama_token> tokens(text.size() + 4);
+        int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                                   static_cast<int32_t>(tokens.size()), /*add_special=*/false, /*parse_special=*/false);
+        if (n < 0) {
+            tokens.resize(static_cast<size_t>(-n));
+            n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                               static_cast<int32_t>(tokens.size()), false, false);
+        }
+        tokens.resize(static_cast<size_t>(std::max(0, n)));
+        return tokens;
+    }
+
+    // Ends the slot's request with its response, or with `error`.
+    void finish(Slot& slot, std::exception_ptr error) {
+        Job* job = slot.job;
+        llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.seq, -1, -1);
+        if (slot.sampler && !job->grammar.empty()) {
+            spdlog::debug("grammar rejected {} draws while generating {} tokens", slot.sampler->redraws(),
+                          slot.response.timings.generated_tokens);
+        }
+        slot.sampler.reset();
+        slot.pending.clear();
+        slot.job = nullptr;
+        if (error) {
+            job->result.set_exception(error);
+        } else {
+            if (slot.decode_started != Clock::time_point{}) {
+                slot.response.timings.decode_ms = ms_since(slot.decode_started);
+            }
+            job->result.set_value(std::move(slot.response));
+        }
+        slot.decode_started = Clock::time_point{};
+    }
+
+    // ---- loading ---------------------------------------------------------------
+
     void load_text_model() {
         llama_model_params model_params = llama_model_default_params();
         model_.reset(llama_model_load_from_file(config_.model_path.c_str(), model_params));
@@ -587,20 +580,22 @@ private:
         vocab_ = llama_model_get_vocab(model_.get());
 
         llama_context_params ctx_params = llama_context_default_params();
-        ctx_params.n_ctx = static_cast<uint32_t>(config_.context_size);
+        // Each sequence has a KV stream of context_size cells of its own.
+        ctx_params.n_ctx = static_cast<uint32_t>(config_.context_size) * static_cast<uint32_t>(config_.parallel);
         ctx_params.n_batch = kBatchSize;
         ctx_params.n_ubatch = kUbatchSize;
-        ctx_params.n_seq_max = 1;
+        ctx_params.n_seq_max = static_cast<uint32_t>(config_.parallel);
+        ctx_params.kv_unified = false;
         ctx_params.n_threads = threads_;
         ctx_params.n_threads_batch = threads_;
         ctx_params.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_AUTO;
         ctx_params.abort_callback = abort_requested;
-        ctx_params.abort_callback_data = &interrupt_;
+        ctx_params.abort_callback_data = &current_;
         ctx_.reset(llama_init_from_model(model_.get(), ctx_params));
         if (!ctx_) {
             const std::string detail = take_llama_errors();
-            throw Error(fmt::format("cannot create a llama.cpp context of {} tokens for '{}'{}{}", config_.context_size,
-                                    config_.model_path, detail.empty() ? "" : ": ", detail));
+            throw Error(fmt::format("cannot create a llama.cpp context of {} tokens for '{}'{}{}",
+                                    config_.context_size, config_.model_path, detail.empty() ? "" : ": ", detail));
         }
         threadpool_ = std::make_unique<CpuThreadpool>(threads_);
         if (threadpool_->get() != nullptr) {
@@ -634,6 +629,7 @@ private:
 
     // libmtmd reads image token limits when the projector loads, so each
     // distinct budget needs its own instance; the default one is made at load.
+    // Only the scheduler thread (and the constructor) call this.
     mtmd_context* mtmd_for(const ImageTokenLimits& limits) {
         if (auto it = mtmd_by_limits_.find(limits); it != mtmd_by_limits_.end()) {
             return it->second.get();
@@ -658,8 +654,8 @@ private:
         if (!mtmd) {
             const std::string detail = take_llama_errors();
             if (detail.find("mismatch") != std::string::npos) {
-                throw Error(fmt::format("vision projector '{}' does not match text model '{}': {}", config_.mmproj_path,
-                                        config_.model_path, detail));
+                throw Error(fmt::format("vision projector '{}' does not match text model '{}': {}",
+                                        config_.mmproj_path, config_.model_path, detail));
             }
             throw Error(fmt::format("vision projector '{}' could not be loaded by libmtmd{}{}", config_.mmproj_path,
                                     detail.empty() ? "" : ": ", detail));
@@ -671,7 +667,8 @@ private:
         return mtmd_by_limits_.emplace(limits, std::move(mtmd)).first->second.get();
     }
 
-    BitmapPtr make_bitmap(const VlmImage& image, size_t index, const ImageBudget& budget) {
+    // Runs on the caller's thread: reads only configuration fixed at load.
+    BitmapPtr make_bitmap(const VlmImage& image, size_t index, const ImageBudget& budget) const {
         cv::Mat rgb;
         if (!image.path.empty()) {
             rgb = load_image_rgb(image.path);
@@ -697,8 +694,10 @@ private:
         return bitmap;
     }
 
+    // The user turn is instructions, then the images, then the prompt, so the
+    // fixed part comes first and its evaluation can be reused.
     std::string format_prompt(const VlmRequest& request) const {
-        std::string user;
+        std::string user = request.instructions;
         for (size_t i = 0; i < request.images.size(); ++i) {
             user += mtmd_default_marker();
         }
@@ -743,37 +742,47 @@ private:
         return chunks;
     }
 
-    // Image chunks: encode (timed as image_encode_ms), then decode their
+    // The slot's sequence is empty. The first text chunk, when images follow
+    // it, is the reusable prefix: restored from the cache, or evaluated alone
+    // and saved. Image chunks: encode (image_encode_ms), then decode their
     // embeddings; text chunks: decode. Both decodes count as prefill.
-    llama_pos evaluate_prompt(mtmd_context* mtmd, const mtmd_input_chunks* chunks, VlmTimings& timings) {
+    llama_pos evaluate_prompt(Slot& slot, mtmd_context* mtmd, const mtmd_input_chunks* chunks, VlmTimings& timings) {
+        const Interrupt& interrupt = slot.job->interrupt;
         llama_pos n_past = 0;
         const size_t n_chunks = mtmd_input_chunks_size(chunks);
         for (size_t i = 0; i < n_chunks; ++i) {
-            interrupt_.check("evaluating the prompt");
+            interrupt.check("evaluating the prompt");
             const mtmd_input_chunk* chunk = mtmd_input_chunks_get(chunks, i);
             llama_pos new_n_past = n_past;
             int32_t rc = 0;
-            if (mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_TEXT) {
+            const bool is_text = mtmd_input_chunk_get_type(chunk) == MTMD_INPUT_CHUNK_TYPE_TEXT;
+            const bool prefix = is_text && i == 0 && n_chunks > 1 && prefix_cache_.enabled();
+            if (prefix && restore_prefix(slot, chunk, timings, new_n_past)) {
+                n_past = new_n_past;
+                continue;
+            }
+            if (is_text) {
                 const auto t0 = Clock::now();
-                rc = mtmd_helper_eval_chunk_single(mtmd, ctx_.get(), chunk, n_past, 0, kBatchSize,
+                rc = mtmd_helper_eval_chunk_single(mtmd, ctx_.get(), chunk, n_past, slot.seq, kBatchSize,
                                                    /*logits_last=*/i + 1 == n_chunks, &new_n_past);
                 timings.prefill_ms += ms_since(t0);
+                if (rc == 0 && prefix) save_prefix(slot, chunk);
             } else {
                 const auto t0 = Clock::now();
                 rc = mtmd_encode_chunk(mtmd, chunk);
                 timings.image_encode_ms += ms_since(t0);
                 if (rc != 0) {
-                    interrupt_.check("encoding an image");
+                    interrupt.check("encoding an image");
                     throw Error(fmt::format("libmtmd failed to encode image chunk {}: {}", i, take_llama_errors()));
                 }
-                interrupt_.check("encoding an image");
+                interrupt.check("encoding an image");
                 const auto t1 = Clock::now();
-                rc = mtmd_helper_decode_image_chunk(mtmd, ctx_.get(), chunk, mtmd_get_output_embd(mtmd), n_past, 0,
-                                                    kBatchSize, &new_n_past, nullptr, nullptr);
+                rc = mtmd_helper_decode_image_chunk(mtmd, ctx_.get(), chunk, mtmd_get_output_embd(mtmd), n_past,
+                                                    slot.seq, kBatchSize, &new_n_past, nullptr, nullptr);
                 timings.prefill_ms += ms_since(t1);
             }
             if (rc != 0) {
-                interrupt_.check("evaluating the prompt");
+                interrupt.check("evaluating the prompt");
                 const std::string detail = take_llama_errors();
                 throw Error(fmt::format("llama.cpp failed to evaluate prompt chunk {} (code {}){}{}", i, rc,
                                         detail.empty() ? "" : ": ", detail));
@@ -781,6 +790,37 @@ private:
             n_past = new_n_past;
         }
         return n_past;
+    }
+
+    static PrefixCache::Tokens chunk_tokens(const mtmd_input_chunk* chunk) {
+        size_t n = 0;
+        const llama_token* tokens = mtmd_input_chunk_get_tokens_text(chunk, &n);
+        return PrefixCache::Tokens(tokens, tokens + n);
+    }
+
+    bool restore_prefix(Slot& slot, const mtmd_input_chunk* chunk, VlmTimings& timings, llama_pos& n_past) {
+        const auto t0 = Clock::now();
+        const PrefixCache::Tokens tokens = chunk_tokens(chunk);
+        const PrefixCache::State* state = prefix_cache_.find(tokens);
+        if (state == nullptr) return false;
+        if (llama_state_seq_set_data(ctx_.get(), state->data(), state->size(), slot.seq) == 0) {
+            spdlog::debug("llama.cpp could not restore a saved prompt prefix; evaluating it again");
+            llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.seq, -1, -1);
+            return false;
+        }
+        n_past = static_cast<llama_pos>(tokens.size());
+        timings.cached_prompt_tokens += static_cast<int>(tokens.size());
+        timings.prefill_ms += ms_since(t0);
+        return true;
+    }
+
+    void save_prefix(const Slot& slot, const mtmd_input_chunk* chunk) {
+        PrefixCache::State state(llama_state_seq_get_size(ctx_.get(), slot.seq));
+        if (state.empty() ||
+            llama_state_seq_get_data(ctx_.get(), state.data(), state.size(), slot.seq) != state.size()) {
+            return;
+        }
+        prefix_cache_.insert(chunk_tokens(chunk), std::move(state));
     }
 
     std::string token_piece(llama_token token) const {
@@ -794,46 +834,9 @@ private:
         return n >= 0 ? big.substr(0, static_cast<size_t>(n)) : std::string{};
     }
 
-    VlmResponse sample_response(const VlmRequest& request, const std::string& grammar, llama_pos n_past,
-                                VlmTimings& timings) {
-        TokenSampler sampler(vocab_, *vocab_pieces_, request.temperature, request.seed,
-                             request.ignore_eos ? eog_tokens_ : std::vector<llama_token>{}, grammar);
-        VlmResponse response;
-        response.finish_reason = "length";
-        const auto t0 = Clock::now();
-        for (int i = 0; i < request.max_tokens; ++i) {
-            interrupt_.check("generating");
-            const llama_token token = sampler.sample(ctx_.get());
-            if (!request.ignore_eos && llama_vocab_is_eog(vocab_, token)) {
-                response.finish_reason = "stop";
-                break;
-            }
-            response.text += token_piece(token);
-            ++timings.generated_tokens;
-            llama_batch& batch = token_batch_.batch;
-            batch.n_tokens = 1;
-            batch.token[0] = token;
-            batch.pos[0] = n_past++;
-            batch.n_seq_id[0] = 1;
-            batch.seq_id[0][0] = 0;
-            batch.logits[0] = 1;
-            const int32_t rc = llama_decode(ctx_.get(), batch);
-            if (rc != 0) {
-                interrupt_.check("generating");
-                throw Error(fmt::format("llama.cpp failed to decode generated token {} (code {})", i, rc));
-            }
-        }
-        timings.decode_ms = ms_since(t0);
-        if (!grammar.empty()) {
-            spdlog::debug("grammar rejected {} draws while generating {} tokens", sampler.redraws(),
-                         timings.generated_tokens);
-        }
-        response.timings = timings;
-        return response;
-    }
-
     // Declaration order is teardown order reversed: contexts go before the
-    // threadpool they use and the model they read.
+    // threadpool they use and the model they read; the scheduler thread is
+    // joined in the destructor's body, before any of them.
     EmbeddedConfig config_;
     int threads_ = 1;
     ProjectorInfo projector_;
@@ -847,9 +850,16 @@ private:
     std::string chat_template_;
     std::vector<llama_token> eog_tokens_;
     std::unique_ptr<VocabPieces> vocab_pieces_;
-    TokenBatch token_batch_;
-    Interrupt interrupt_;
-    std::mutex mutex_;
+    PrefixCache prefix_cache_;
+    std::vector<Slot> slots_;
+    BatchPtr batch_;
+    std::atomic<const Interrupt*> current_{nullptr};  // whose prompt is being evaluated (abort callback)
+
+    std::mutex mutex_;  // guards pending_ and stopping_
+    std::condition_variable wake_;
+    std::deque<Job*> pending_;
+    bool stopping_ = false;
+    std::thread scheduler_;
 };
 
 }  // namespace

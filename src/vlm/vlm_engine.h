@@ -8,11 +8,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace vigil::vlm {
@@ -39,8 +41,12 @@ struct ImageBudget {
 
 struct VlmRequest {
     std::string system_prompt;             // optional
-    std::string prompt;                    // the user's text
-    std::vector<VlmImage> images;          // zero or more, placed before the text
+    // Fixed text placed before the images: instructions, answer format and
+    // site context that many requests share. The embedded backend keeps its
+    // evaluation and reuses it for every request that starts the same way.
+    std::string instructions;
+    std::string prompt;                    // the request's own text, after the images
+    std::vector<VlmImage> images;          // zero or more, between instructions and prompt
     std::optional<nlohmann::json> json_schema;  // constrain + validate output
     int max_tokens = 256;
     float temperature = 0.2f;
@@ -48,24 +54,37 @@ struct VlmRequest {
     // Benchmarks only: never stop at end-of-generation, always produce
     // max_tokens tokens (embedded backend).
     bool ignore_eos = false;
+    // Benchmarks only: with a schema, decode under its grammar but do not
+    // require a complete, valid document (a fixed-length answer is cut short).
+    bool validate_output = true;
     ImageBudget image_budget;
     // Absolute deadline for the whole request; generate() throws TimeoutError
     // once it passes. Unset: no deadline.
     std::optional<std::chrono::steady_clock::time_point> deadline;
     // Set to true from another thread to stop generation (CancelledError).
     const std::atomic<bool>* cancel = nullptr;
+    // Called with each piece of generated text as soon as it is decoded, in
+    // order, from the backend's own thread: keep it short. An exception it
+    // throws ends the request with that error. Backends that cannot stream
+    // call it once with the whole text.
+    std::function<void(std::string_view)> on_text;
 };
 
 struct VlmTimings {
+    double queue_ms = 0;          // waiting for the backend to take the request
     double image_encode_ms = 0;   // vision encoder + projector, all images
     double prefill_ms = 0;        // text and image embeddings into the KV cache
     double decode_ms = 0;         // token generation
+    double first_token_ms = 0;    // from the call to the first generated token
     double total_ms = 0;
-    int prompt_tokens = 0;        // text + image tokens evaluated
+    int prompt_tokens = 0;        // text + image tokens of the prompt
+    int cached_prompt_tokens = 0; // ... whose evaluation was reused (embedded prefix cache)
     int image_tokens = 0;
-    int generated_tokens = 0;
+    int generated_tokens = 0;     // including tokens the grammar forced (inserted, not sampled)
+    int decode_steps = 0;         // model evaluations during generation (one per sampled token)
     double prefill_tokens_per_s() const { return prefill_ms > 0 ? prompt_tokens * 1000.0 / prefill_ms : 0; }
     double decode_tokens_per_s() const { return decode_ms > 0 ? generated_tokens * 1000.0 / decode_ms : 0; }
+    double decode_steps_per_s() const { return decode_ms > 0 ? decode_steps * 1000.0 / decode_ms : 0; }
 };
 
 struct VlmResponse {
@@ -84,6 +103,9 @@ public:
     virtual VlmResponse generate(const VlmRequest& request) = 0;
     // Human-readable name of the backend and model, e.g. "embedded:text.gguf".
     virtual std::string name() const = 0;
+    // True when on_text receives the answer token by token as it is decoded
+    // (false: once, at the end).
+    virtual bool streams() const { return false; }
 };
 
 struct EmbeddedConfig {
@@ -91,7 +113,16 @@ struct EmbeddedConfig {
     std::string mmproj_path;   // vision projector GGUF
     std::string lora_path;     // optional LoRA adapter GGUF
     int threads = 0;           // 0: all cores
-    int context_size = 4096;
+    int context_size = 4096;   // tokens per request (prompt + answer)
+    // Requests served at once: each has a sequence of its own in one context,
+    // and their tokens are decoded together. Later callers wait for a free one.
+    int parallel = 1;
+    // Memory for saved prompt prefixes (VlmRequest::instructions); 0 disables reuse.
+    size_t prefix_cache_mb = 256;
+    // With a schema, insert the text the grammar leaves no choice about (keys,
+    // punctuation, the rest of an enum value) instead of sampling it token by
+    // token. Off only to measure the path without it.
+    bool insert_forced_text = true;
     bool verbose = false;      // let llama.cpp log to stderr
 };
 

@@ -6,7 +6,9 @@
 // plus one overview tile; left alone, libmtmd first scales every image up to
 // the projector's preprocessing size (2048 px for SmolVLM: 16 tiles + overview,
 // over 1000 tokens). Vigil bounds the tile count instead, both by shrinking
-// the image and by giving libmtmd a matching image_max_tokens.
+// the image and by giving libmtmd a matching image_max_tokens. An image that
+// fits one tile is encoded once (Vigil's libmtmd patch 0003): its tile would
+// hold the same pixels as its overview.
 #include <opencv2/core.hpp>
 #include <string>
 

@@ -14,8 +14,10 @@
 //  - oneOf is written like anyOf: a sentence matching two branches would fail
 //    validation, so oneOf branches should be disjoint (parse_and_validate
 //    still enforces exactly one);
-//  - whitespace between tokens is at most one space, or a newline and up to
-//    eight spaces of indentation, so a model cannot loop on whitespace.
+//  - compact: no whitespace between tokens. A model cannot loop on
+//    whitespace, and every character the schema fixes (punctuation, keys, the
+//    rest of an enum value once its first letter is out) is known in advance,
+//    so the embedded backend inserts such runs without sampling them.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -378,12 +380,8 @@ private:
         return Node::sequence({Node::literal("{"), ws(), head(0), ws(), Node::literal("}")});
     }
 
-    Node ws() {
-        if (ws_rule_.empty())
-            ws_rule_ = grammar_.add_rule(
-                "ws", Node::optional(Node::choice({Node::literal(" "), Node::sequence({Node::literal("\n"), Node::repeat(Node::literal(" "), 0, 8)})})));
-        return Node::ref(ws_rule_);
-    }
+    // Between tokens: nothing (see the top of the file).
+    static Node ws() { return Node::empty(); }
 
     // One character inside a JSON string: a quote, backslash or control
     // character only as an escape. \u escapes exclude UTF-16 surrogates,
@@ -460,7 +458,7 @@ private:
     const json& root_;
     Grammar grammar_;
     std::map<std::string, std::string> ref_rules_;
-    std::string ws_rule_, char_rule_, value_rule_, object_rule_;
+    std::string char_rule_, value_rule_, object_rule_;
 };
 
 }  // namespace

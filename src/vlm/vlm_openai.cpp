@@ -160,6 +160,7 @@ public:
 private:
     json request_body(const VlmRequest& request) const {
         json content = json::array();
+        if (!request.instructions.empty()) content.push_back({{"type", "text"}, {"text", request.instructions}});
         for (const auto& image : request.images)
             content.push_back({{"type", "image_url"}, {"image_url", {{"url", image_data_uri(image, request.image_budget)}}}});
         content.push_back({{"type", "text"}, {"text", request.prompt}});
@@ -288,6 +289,7 @@ private:
             response.timings.prefill_ms = timings->value("prompt_ms", 0.0);
             response.timings.decode_ms = timings->value("predicted_ms", 0.0);
         }
+        if (request.on_text && !response.text.empty()) request.on_text(response.text);  // no streaming here
         if (request.json_schema) {
             try {
                 response.json = parse_and_validate(*request.json_schema, response.text);

@@ -64,6 +64,8 @@ CommandResult run_command(const std::string& command) {
 
 CommandResult run_vigil(const std::string& args) { return run_command(std::string(VIGIL_EXE) + " " + args); }
 
+std::filesystem::path vigil_executable() { return VIGIL_EXE; }
+
 namespace {
 sockaddr_in loopback_address(int port) {
     sockaddr_in address{};

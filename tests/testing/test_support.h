@@ -37,6 +37,8 @@ CommandResult run_command(const std::string& command);
 
 // Runs build/vigil with the given argument string.
 CommandResult run_vigil(const std::string& args);
+// The build's vigil executable.
+std::filesystem::path vigil_executable();
 
 // A loopback TCP port nothing listens on right now (the kernel's pick for an
 // ephemeral bind, released again), and whether something accepts on one.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/text.h"
 #include "models/model_synth.h"
 #include "testing/test_support.h"
 #include "vlm/vlm_engine.h"
@@ -256,8 +257,9 @@ TEST_F(EmbeddedVlmTest, DefaultBudgetKeepsA640x480FrameToOneTile) {
     const VlmResponse frame = engine_->generate(describe({VlmImage::from_file(frame_640_.string())}, 1));
     const VlmResponse square = engine_->generate(describe({VlmImage::from_file(square_512_.string())}, 1));
     EXPECT_LE(frame.timings.image_tokens, 2 * square.timings.image_tokens);
-    // One tile plus libmtmd's overview tile.
-    EXPECT_EQ(frame.timings.image_tokens, 2 * projector.tokens_per_tile());
+    // One encoder pass: an image that fits one tile is not tiled again next
+    // to its identical overview (Vigil's libmtmd patch, as HF's processor does).
+    EXPECT_EQ(frame.timings.image_tokens, projector.tokens_per_tile());
 
     // A bigger budget buys more tiles for the same frame: the budget is what limits it.
     VlmRequest wide = describe({VlmImage::from_file(frame_640_.string())}, 1);
@@ -531,12 +533,12 @@ TEST_F(EmbeddedVlmTest, ContextTooSmallForTheImageIsReported) {
     c.context_size = 128;  // llama.cpp rounds it up to 256
     auto engine = make_embedded_engine(c);
     try {
-        // 128 image tokens (one tile + overview) + the text + 200 to generate.
+        // 64 image tokens (one tile) + the text + 200 to generate.
         engine->generate(describe({VlmImage::from_file(frame_640_.string())}, 200));
         ADD_FAILURE() << "no error for a request larger than the context";
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("context_size="), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("128 of them for 1 image"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("64 of them for 1 image"), std::string::npos) << e.what();
     }
     // Text alone still fits.
     EXPECT_NO_THROW(engine->generate(describe({}, 2)));
@@ -592,6 +594,120 @@ TEST_F(EmbeddedVlmTest, ConcurrentRequestsAreSerialisedSafely) {
         EXPECT_EQ(r.text, responses[0].text);
         EXPECT_EQ(r.timings.generated_tokens, 4);
     }
+}
+
+// ---- prefix reuse, streaming, several requests at once ------------------------
+
+// Instructions before the images are evaluated once and restored after; the
+// answer must not change by a single token.
+TEST_F(EmbeddedVlmTest, ReusedInstructionsGiveTheSameAnswerAsAColdEvaluation) {
+    auto request_with = [&](const std::string& facts) {
+        VlmRequest r = describe({VlmImage::from_file(frame_640_.string())}, 24);
+        r.system_prompt = "You review road camera alerts.";
+        r.instructions = "Camera north_gate at 5th Ave. Answer with the verdict first, then the report.\n";
+        r.prompt = facts;
+        r.ignore_eos = true;
+        return r;
+    };
+    EmbeddedConfig cold_config = config();
+    cold_config.prefix_cache_mb = 0;
+    auto cold = make_embedded_engine(cold_config);
+    auto warm = make_embedded_engine(config());
+    for (const std::string facts : {"Congestion in zone road at 12.0 s.", "Congestion in zone road at 47.5 s."}) {
+        const VlmResponse reference = cold->generate(request_with(facts));
+        EXPECT_EQ(reference.timings.cached_prompt_tokens, 0);
+        const VlmResponse first = warm->generate(request_with(facts));
+        const VlmResponse second = warm->generate(request_with(facts));
+        EXPECT_EQ(first.text, reference.text) << facts;
+        EXPECT_EQ(second.text, reference.text) << facts;
+        EXPECT_GT(second.timings.cached_prompt_tokens, 10) << "the instructions were evaluated again";
+        EXPECT_LT(second.timings.cached_prompt_tokens, second.timings.prompt_tokens - second.timings.image_tokens);
+    }
+    // The cache is keyed by the exact instructions: other ones are evaluated.
+    VlmRequest other = request_with("Congestion in zone road at 3.0 s.");
+    other.instructions = "Camera south_gate. Verdict first.\n";
+    EXPECT_EQ(warm->generate(other).timings.cached_prompt_tokens, 0);
+}
+
+TEST_F(EmbeddedVlmTest, StreamsEveryPieceOfTheAnswerInOrder) {
+    VlmRequest request = describe({VlmImage::from_file(square_512_.string())}, 40);
+    request.json_schema = nlohmann::json::parse(
+        R"({"type":"object","properties":{"verdict":{"type":"string","enum":["confirmed","rejected"]},
+            "summary":{"type":"string","maxLength":60}},"required":["verdict","summary"],"additionalProperties":false})");
+    std::string streamed;
+    int pieces = 0;
+    request.on_text = [&](std::string_view piece) {
+        streamed += piece;
+        ++pieces;
+    };
+    const VlmResponse response = engine_->generate(request);
+    EXPECT_EQ(pieces, response.timings.generated_tokens);
+    EXPECT_EQ(sanitize_utf8(streamed), response.text);
+    EXPECT_GT(response.timings.first_token_ms, 0.0);
+    EXPECT_LE(response.timings.first_token_ms, response.timings.total_ms);
+}
+
+TEST_F(EmbeddedVlmTest, AnErrorFromTheStreamCallbackEndsOnlyThatRequest) {
+    VlmRequest request = describe({}, 20);
+    request.ignore_eos = true;
+    request.on_text = [](std::string_view) { throw Error("receiver gone"); };
+    try {
+        engine_->generate(request);
+        FAIL() << "the callback's error should end the request";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("receiver gone"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(engine_->generate(describe({}, 2)).timings.generated_tokens, 2);
+}
+
+// With two sequences, a request that arrives while another is decoding gets
+// its first tokens before the other one's last: it does not wait its turn.
+TEST_F(EmbeddedVlmTest, ParallelRequestsDecodeTogether) {
+    EmbeddedConfig c = config();
+    c.parallel = 2;
+    auto engine = make_embedded_engine(c);
+    using Clock = std::chrono::steady_clock;
+    std::atomic<int> long_tokens{0};
+    Clock::time_point long_last_token, short_first_token;
+    VlmRequest long_request = describe({}, 300);
+    long_request.ignore_eos = true;
+    long_request.on_text = [&](std::string_view) {
+        ++long_tokens;
+        long_last_token = Clock::now();
+    };
+    VlmResponse long_response;
+    std::thread long_thread([&] { long_response = engine->generate(long_request); });
+    while (long_tokens < 20) std::this_thread::yield();  // the long request is decoding
+
+    VlmRequest short_request = describe({VlmImage::from_file(square_512_.string())}, 8);
+    short_request.ignore_eos = true;
+    bool first = true;
+    short_request.on_text = [&](std::string_view) {
+        if (first) short_first_token = Clock::now();
+        first = false;
+    };
+    const VlmResponse short_response = engine->generate(short_request);
+    long_thread.join();
+    EXPECT_EQ(short_response.timings.generated_tokens, 8);
+    EXPECT_EQ(long_response.timings.generated_tokens, 300);
+    EXPECT_LT(short_first_token, long_last_token) << "the second request waited for the first to finish";
+
+    // Alone, the same request gives the same tokens: sequences do not leak
+    // into each other.
+    EXPECT_EQ(engine->generate(short_request).text, short_response.text);
+}
+
+TEST_F(EmbeddedVlmTest, ARequestWaitingForAFreeSequenceHonoursItsDeadline) {
+    VlmRequest busy = describe({}, 400);
+    busy.ignore_eos = true;
+    std::atomic<bool> started{false};
+    busy.on_text = [&](std::string_view) { started = true; };
+    std::thread holder([&] { engine_->generate(busy); });
+    while (!started) std::this_thread::yield();
+    VlmRequest waiting = describe({}, 4);
+    waiting.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(50);
+    EXPECT_THROW(engine_->generate(waiting), TimeoutError);
+    holder.join();
 }
 
 // ---- image budget arithmetic ------------------------------------------------
