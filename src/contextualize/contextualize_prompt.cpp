@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
@@ -68,7 +69,12 @@ nlohmann::json load_schema(const fs::path& path) {
 const std::vector<std::string>& prompt_placeholders() {
     static const std::vector<std::string> names = {"camera", "location",   "site_context", "rule",     "event_type",
                                                    "zone",   "metrics",    "summary",      "track_list", "time",
-                                                   "evidence", "examples"};
+                                                   "evidence", "examples", "images"};
+    return names;
+}
+
+const std::vector<std::string>& instruction_placeholders() {
+    static const std::vector<std::string> names = {"camera", "location", "site_context", "event_type", "examples"};
     return names;
 }
 
@@ -95,12 +101,36 @@ PromptLibrary PromptLibrary::load(const fs::path& dir) {
         prompt.name = file.substr(0, file.size() - std::string(kPromptSuffix).size());
         prompt.path = entry.path();
         prompt.text = read_text(entry.path());
+        std::optional<size_t> images_at;
         for_each_placeholder(prompt.text, [&](const std::string& name, size_t offset) {
             const auto& known = prompt_placeholders();
             if (std::find(known.begin(), known.end(), name) == known.end())
                 throw Error(fmt::format("{}:{}: unknown placeholder {{{}}}; known: {{{}}}", prompt.path.string(),
                                         line_of(prompt.text, offset), name, fmt::join(known, "}, {")));
+            if (name != "images") return;
+            if (images_at)
+                throw Error(fmt::format("{}:{}: {{images}} appears a second time (first on line {}); the images go "
+                                        "in one place",
+                                        prompt.path.string(), line_of(prompt.text, offset),
+                                        line_of(prompt.text, *images_at)));
+            images_at = offset;
         });
+        if (images_at) {
+            prompt.instructions = prompt.text.substr(0, *images_at);
+            prompt.facts = prompt.text.substr(*images_at + std::string("{images}").size());
+            // A newline right after {images} only separates it from the facts.
+            if (!prompt.facts.empty() && prompt.facts.front() == '\n') prompt.facts.erase(0, 1);
+            for_each_placeholder(prompt.instructions, [&](const std::string& name, size_t offset) {
+                const auto& fixed = instruction_placeholders();
+                if (std::find(fixed.begin(), fixed.end(), name) == fixed.end())
+                    throw Error(fmt::format(
+                        "{}:{}: {{{}}} changes with every event, so it belongs after {{images}}; before it only "
+                        "{{{}}} may appear (that part is evaluated once per camera and reused)",
+                        prompt.path.string(), line_of(prompt.text, offset), name, fmt::join(fixed, "}, {")));
+            });
+        } else {
+            prompt.facts = prompt.text;
+        }
         prompt.schema_path = dir / (prompt.name + ".schema.json");
         if (fs::exists(prompt.schema_path)) {
             prompt.schema = load_schema(prompt.schema_path);

@@ -17,6 +17,7 @@
 #include "core/paths.h"
 #include "core/text.h"
 #include "vlm/vlm_json_schema.h"
+#include "vlm/vlm_json_stream.h"
 
 namespace vigil::contextualize {
 
@@ -169,7 +170,55 @@ ContextReport rules_report(const analyze::Event& event, const CameraContext& cam
     return out;
 }
 
+// The answer fields that decide the alert, in the schema's own order: they
+// come first in the answer, so the alert can go before the rest is written.
+std::vector<std::string> decision_fields(const json& schema) {
+    static const std::vector<std::string> deciding = {"hazard_found", "hazard_type", "verdict", "severity"};
+    std::vector<std::string> out;
+    for (const json& key : schema.value("required", json::array()))
+        if (key.is_string() && std::find(deciding.begin(), deciding.end(), key.get<std::string>()) != deciding.end())
+            out.push_back(key.get<std::string>());
+    return out;
+}
+
+// The verdict an answer gives: a scene check that found no hazard has
+// nothing to alert on, whatever its verdict field says.
+std::string verdict_of(const json& answer) {
+    std::string verdict = answer.value("verdict", "uncertain");
+    if (answer.contains("hazard_found") && answer["hazard_found"] == false && verdict == "confirmed") verdict = "rejected";
+    return verdict;
+}
+
+// A report with the VLM's decision and the rules' words: sent while the VLM
+// is still writing (or after it failed half way).
+ContextReport decision_report(const analyze::Event& event, const CameraContext& camera, Evidence evidence,
+                              const json& decided, const std::string& fallback_reason) {
+    ContextReport out = rules_report(event, camera, std::move(evidence), fallback_reason);
+    out.verdict = verdict_of(decided);
+    for (const auto& [key, value] : decided.items())
+        if (key != "verdict") out.report[key] = value;
+    out.reasoning = fallback_reason.empty()
+                        ? "Verdict from the vision-language model; its full report follows as an update."
+                        : truncate_utf8("Verdict from the vision-language model; its report did not complete: " +
+                                            fallback_reason,
+                                        2000);
+    out.source = "vlm";
+    out.fallback_reason = fallback_reason;
+    out.complete = false;
+    return out;
+}
+
 }  // namespace
+
+const char* to_string(VlmOutcome outcome) {
+    switch (outcome) {
+        case VlmOutcome::not_asked: return "not_asked";
+        case VlmOutcome::answered: return "answered";
+        case VlmOutcome::timed_out: return "timed_out";
+        case VlmOutcome::failed: return "failed";
+    }
+    return "failed";
+}
 
 struct Contextualizer::Library {
     PromptLibrary prompts;
@@ -205,21 +254,23 @@ Contextualizer::Prepared Contextualizer::prepare(const analyze::Event& event, co
     vlm::VlmRequest& request = prepared.request;
     for (const cv::Mat& tile : prepared.evidence.tiles_rgb) request.images.push_back(vlm::VlmImage::from_rgb(tile));
 
-    // Few-shot answers go in as text; their pictures only when tiles are left.
+    // Few-shot answers go in as text, in the fixed instructions; their
+    // pictures only when tiles are left, named with the evidence (after the
+    // images) so the instructions stay the same from one event to the next.
     std::string examples;
+    std::string example_pictures;
     for (size_t i = 0; i < camera.examples.size(); ++i) {
         const FewShotExample& example = camera.examples[i];
-        std::string image_note;
         if (!example.image_path.empty() && int(request.images.size()) < options_.max_tiles_per_request) {
             try {
                 cv::Mat rgb = fit_within(load_image_rgb(example.image_path), kTileSide);
                 request.images.push_back(vlm::VlmImage::from_rgb(rgb));
-                image_note = fmt::format(" (image {})", request.images.size());
+                example_pictures += fmt::format(" Image {} is the picture of example {}.", request.images.size(), i + 1);
             } catch (const Error& e) {
                 spdlog::warn("camera {}: few-shot example image skipped: {}", camera.camera, e.what());
             }
         }
-        examples += fmt::format("Example {}{} of a correct answer for this camera: {}\n", i + 1, image_note,
+        examples += fmt::format("Example {} of a correct answer for this camera: {}\n", i + 1,
                                 in_schema_order(example.expected, prepared.prompt->schema));
     }
     if (!examples.empty()) examples = "\n" + examples;
@@ -235,9 +286,10 @@ Contextualizer::Prepared Contextualizer::prepare(const analyze::Event& event, co
         {"summary", event.summary.empty() ? "no summary was given." : event.summary},
         {"track_list", format_tracks(event, prepared.evidence.tracks)},
         {"time", format_time(event)},
-        {"evidence", prepared.evidence.layout},
+        {"evidence", prepared.evidence.layout + example_pictures},
         {"examples", examples}};
-    request.prompt = fill_template(prepared.prompt->text, values);
+    request.instructions = fill_template(prepared.prompt->instructions, values);
+    request.prompt = fill_template(prepared.prompt->facts, values);
     request.json_schema = prepared.prompt->schema;
     request.max_tokens = options_.max_tokens;
     request.temperature = options_.temperature;
@@ -257,7 +309,8 @@ ContextReport Contextualizer::from_rules(const analyze::Event& event, const Came
 }
 
 ContextReport Contextualizer::contextualize(const analyze::Event& event, const CameraContext& camera,
-                                            const std::vector<EvidenceFrame>& frames) {
+                                            const std::vector<EvidenceFrame>& frames,
+                                            const VerdictCallback& on_verdict) {
     Prepared prepared = prepare(event, camera, frames);
     if (engine_ == nullptr) return rules_report(event, camera, std::move(prepared.evidence), "no VLM is configured");
 
@@ -265,9 +318,38 @@ ContextReport Contextualizer::contextualize(const analyze::Event& event, const C
     auto elapsed_ms = [&] {
         return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     };
+    // Verdict first: watch the answer as it streams and hand the decision on
+    // the moment its fields are complete.
+    const std::vector<std::string> deciding = decision_fields(prepared.prompt->schema);
+    vlm::JsonMemberStream stream;
+    bool decided = false;
+    double verdict_ms = 0;
+    auto decided_fields = [&] {
+        json fields = json::object();
+        for (const std::string& key : deciding) fields[key] = stream.members().at(key);
+        return fields;
+    };
+    if (on_verdict && engine_->streams() && !deciding.empty()) {
+        prepared.request.on_text = [&](std::string_view piece) {
+            if (decided) return;
+            stream.feed(piece);
+            for (const std::string& key : deciding)
+                if (!stream.members().contains(key)) return;
+            decided = true;
+            verdict_ms = elapsed_ms();
+            ContextReport early = decision_report(event, camera, prepared.evidence, decided_fields(), "");
+            early.vlm_ms = verdict_ms;
+            early.vlm_verdict_ms = verdict_ms;
+            early.vlm_model = engine_->name();
+            early.prompt_name = prepared.prompt->name;
+            on_verdict(std::move(early));
+        };
+    }
+
     json answer;
     vlm::VlmResponse response;
     std::string failure;
+    VlmOutcome outcome = VlmOutcome::failed;
     try {
         response = engine_->generate(prepared.request);
         answer = response.json ? *response.json : vlm::parse_and_validate(prepared.prompt->schema, response.text);
@@ -276,36 +358,44 @@ ContextReport Contextualizer::contextualize(const analyze::Event& event, const C
         if (!violations.empty())
             throw Error(fmt::format("answer does not match {}: {}", prepared.prompt->schema_path.filename().string(),
                                     violations.front()));
+        // A model can emit bytes that are not UTF-8 (a multi-byte character
+        // cut between tokens); such a report cannot be stored or sent.
+        (void)answer.dump();
     } catch (const TimeoutError& e) {
         failure = fmt::format("VLM timed out after {:.0f} ms: {}", elapsed_ms(), e.what());
+        outcome = VlmOutcome::timed_out;
     } catch (const CancelledError& e) {
         failure = fmt::format("VLM request cancelled: {}", e.what());
     } catch (const Error& e) {
         failure = fmt::format("VLM failed after {:.0f} ms: {}", elapsed_ms(), e.what());
+    } catch (const json::exception& e) {
+        failure = fmt::format("VLM failed: unusable answer ({})", e.what());
     } catch (const std::exception& e) {
         failure = fmt::format("VLM failed after {:.0f} ms (unexpected error): {}", elapsed_ms(), e.what());
     }
     if (!failure.empty()) {
-        spdlog::warn("camera {}: event {} ({}): {}; using the rules' report", camera.camera, event.rule, event.type,
-                     failure);
-        ContextReport out = rules_report(event, camera, std::move(prepared.evidence), failure);
+        spdlog::warn("camera {}: event {} ({}): {}; using the rules' report{}", camera.camera, event.rule, event.type,
+                     failure, decided ? " with the VLM's verdict" : "");
+        ContextReport out = decided ? decision_report(event, camera, std::move(prepared.evidence), decided_fields(),
+                                                      failure)
+                                    : rules_report(event, camera, std::move(prepared.evidence), failure);
+        out.vlm_outcome = outcome;
         out.vlm_ms = elapsed_ms();
+        out.vlm_verdict_ms = verdict_ms;
         out.vlm_model = engine_->name();
         return out;
     }
 
     ContextReport out;
-    out.verdict = answer.at("verdict").get<std::string>();
+    out.verdict = verdict_of(answer);
     out.reasoning = answer.at("reasoning").get<std::string>();
-    // A scene check that found no hazard has nothing to alert on, whatever
-    // the verdict says.
-    if (answer.contains("hazard_found") && answer["hazard_found"] == false && out.verdict == "confirmed")
-        out.verdict = "rejected";
     out.report = answer;
     out.report.erase("verdict");
     out.report.erase("reasoning");
     out.source = "vlm";
+    out.vlm_outcome = VlmOutcome::answered;
     out.vlm_ms = elapsed_ms();
+    out.vlm_verdict_ms = decided ? verdict_ms : out.vlm_ms;
     out.vlm_timings = response.timings;
     out.vlm_model = response.model.empty() ? engine_->name() : response.model;
     out.prompt_name = prepared.prompt->name;

@@ -6,6 +6,7 @@
 // report is built from the event's facts (source "rules").
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <opencv2/core.hpp>
@@ -54,18 +55,33 @@ struct CameraContext {
     std::vector<FewShotExample> examples;
 };
 
+// How the VLM part of a report went.
+enum class VlmOutcome {
+    not_asked,   // no VLM, or the event never reached it (queue full, shutting down)
+    answered,    // a complete, valid answer
+    timed_out,   // its deadline passed
+    failed,      // an error, an invalid answer or a cancellation
+};
+const char* to_string(VlmOutcome outcome);
+
 // What the stage produced for one event.
 struct ContextReport {
     nlohmann::json report;           // title, summary, description, probable_cause, hazards, people_at_risk,
                                      // emergency_services_seen, recommended_actions, severity, confidence
     std::string verdict;             // confirmed | rejected | uncertain
     std::string reasoning;
-    std::string source;              // "vlm" | "rules"
-    std::string fallback_reason;     // why rules were used (empty when source == "vlm")
+    std::string source;              // "vlm" | "rules": who decided the verdict
+    std::string fallback_reason;     // why rules wrote the report (empty when the VLM wrote all of it)
+    VlmOutcome vlm_outcome = VlmOutcome::not_asked;
+    // False for a verdict-first report: the VLM's decision (verdict, severity,
+    // a scene check's hazard) is in, the text is still the rules' while the
+    // VLM writes the rest; also false when the VLM failed after its verdict.
+    bool complete = true;
     std::vector<std::pair<std::string, cv::Mat>> evidence_images;  // role ("before", "trigger", "after", "annotated", "crop") -> BGR image
     std::vector<double> evidence_times_s;  // stream time of each evidence image, same order
     std::vector<Track> tracks;             // the event's tracks as seen on the trigger frame (alert detections)
     double vlm_ms = 0;                     // wall time of the VLM call, waiting included
+    double vlm_verdict_ms = 0;             // wall time until the VLM's decision was decoded (0: not streamed)
     vlm::VlmTimings vlm_timings;           // the backend's own breakdown (zero for rules)
     std::string vlm_model;
     std::string prompt_name;               // which prompts/<name>.prompt.txt was used ("" for rules)
@@ -79,6 +95,10 @@ struct ContextualizerOptions {
     float temperature = 0.2f;
 };
 
+// Receives a verdict-first report (complete == false) from the VLM's own
+// thread the moment the answer's decision fields are decoded; keep it short.
+using VerdictCallback = std::function<void(ContextReport)>;
+
 class Contextualizer {
 public:
     // engine may be null: every report then comes from the rules. Loads and
@@ -88,8 +108,10 @@ public:
     ~Contextualizer();
     Contextualizer(Contextualizer&&) noexcept;
     Contextualizer& operator=(Contextualizer&&) noexcept;
+    // With `on_verdict` and a backend that streams, the decision is handed
+    // over as soon as it is decoded, before this returns the whole report.
     ContextReport contextualize(const analyze::Event& event, const CameraContext& camera,
-                                const std::vector<EvidenceFrame>& frames);
+                                const std::vector<EvidenceFrame>& frames, const VerdictCallback& on_verdict = {});
     // The same report built from the event's facts alone (used on VLM failure).
     ContextReport from_rules(const analyze::Event& event, const CameraContext& camera,
                              const std::vector<EvidenceFrame>& frames, const std::string& reason) const;

@@ -2,8 +2,10 @@
 // Shared by the contextualize and alert suites: a scripted VlmEngine that
 // answers like a real backend (validating against the request's schema),
 // and a synthetic road scene with tracked vehicles.
+#include <algorithm>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgproc.hpp>
@@ -35,24 +37,57 @@ public:
     vlm::VlmResponse generate(const vlm::VlmRequest& request) override {
         std::lock_guard lock(mutex_);
         requests.push_back(request);
-        if (steps_.empty()) throw Error("scripted engine: no reply left for this request");
-        Step step = steps_.front();
-        steps_.pop_front();
+        Step step;
+        if (answer_for) {
+            step.text = answer_for(request);
+        } else {
+            if (steps_.empty()) throw Error("scripted engine: no reply left for this request");
+            step = steps_.front();
+            steps_.pop_front();
+        }
         if (step.kind == Kind::timeout) throw TimeoutError(step.text);
         if (step.kind == Kind::error) throw Error(step.text);
         vlm::VlmResponse response;
-        response.text = step.text;
+        response.text = streaming ? in_answer_order(step.text, request) : step.text;
         response.model = name();
         response.finish_reason = "stop";
+        if (streaming && request.on_text) {
+            // As a model writes it: a few bytes at a time, keys in the schema's order.
+            for (size_t at = 0; at < response.text.size(); at += 5) request.on_text(response.text.substr(at, 5));
+        }
         // What every backend does with a schema: the JSON validated, or vigil::Error.
         if (request.json_schema) response.json = vlm::parse_and_validate(*request.json_schema, step.text);
         return response;
     }
     std::string name() const override { return "scripted:fake.gguf"; }
+    bool streams() const override { return streaming; }
+
+    // Streams each reply through VlmRequest::on_text before returning it.
+    bool streaming = false;
+    // When set, computes every reply from the request instead of the queue.
+    std::function<std::string(const vlm::VlmRequest&)> answer_for;
 
     std::vector<vlm::VlmRequest> requests;
 
 private:
+    // The reply with its keys in the order of the schema's "required" list,
+    // the order the grammar makes a real model write them.
+    static std::string in_answer_order(const std::string& text, const vlm::VlmRequest& request) {
+        nlohmann::json answer = nlohmann::json::parse(text, nullptr, false);
+        if (!answer.is_object() || !request.json_schema) return text;
+        std::string out = "{";
+        auto add = [&](const std::string& key) {
+            out += (out.size() > 1 ? "," : "") + nlohmann::json(key).dump() + ":" + answer[key].dump();
+        };
+        std::vector<std::string> order;
+        for (const auto& key : request.json_schema->value("required", nlohmann::json::array()))
+            if (key.is_string() && answer.contains(key.get<std::string>())) order.push_back(key.get<std::string>());
+        for (const auto& [key, value] : answer.items())
+            if (std::find(order.begin(), order.end(), key) == order.end()) order.push_back(key);
+        for (const std::string& key : order) add(key);
+        return out + "}";
+    }
+
     std::mutex mutex_;
     std::deque<Step> steps_;
 };

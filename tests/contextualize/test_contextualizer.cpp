@@ -44,13 +44,17 @@ TEST(Contextualizer, RequestCarriesFilledTemplateSchemaAndDeadline) {
 
     ASSERT_EQ(engine.requests.size(), 1u);
     const vlm::VlmRequest& request = engine.requests[0];
-    for (const char* expected : {"cam_main", "5th Ave and Main St", "Four-lane arterial", "north_lane_jam",
-                                 "north_lane", "count: 7", "mean_speed: 1.25", "speed_unit: km/h", "#3 car", "#5 car",
-                                 "7 slow vehicles", "14.0 s", "rear-end collision"})
+    // The camera's fixed text comes before the images, the event's facts after.
+    for (const char* expected : {"cam_main", "5th Ave and Main St", "Four-lane arterial", "rear-end collision"})
+        EXPECT_NE(request.instructions.find(expected), std::string::npos) << "missing \"" << expected << "\" in:\n"
+                                                                          << request.instructions;
+    for (const char* expected : {"north_lane_jam", "north_lane", "count: 7", "mean_speed: 1.25", "speed_unit: km/h",
+                                 "#3 car", "#5 car", "7 slow vehicles", "14.0 s"})
         EXPECT_NE(request.prompt.find(expected), std::string::npos) << "missing \"" << expected << "\" in:\n"
                                                                     << request.prompt;
     // Every placeholder was filled.
-    EXPECT_FALSE(std::regex_search(request.prompt, std::regex(R"(\{[a-z_]+\})"))) << request.prompt;
+    const std::string whole = request.instructions + request.prompt;
+    EXPECT_FALSE(std::regex_search(whole, std::regex(R"(\{[a-z_]+\})"))) << whole;
     ASSERT_TRUE(request.json_schema.has_value());
     EXPECT_EQ(request.json_schema->at("properties").at("verdict").at("enum"),
               json::array({"confirmed", "rejected", "uncertain"}));
@@ -252,7 +256,37 @@ TEST_P(ContextualizerPromptChoice, EventTypePicksTemplateAndSchema) {
     const std::string template_text =
         vigil::testing::read_file(data_dir_prompts() / (std::string(GetParam().prompt_name) + ".prompt.txt"));
     // The first line of the template has no placeholder: it appears verbatim.
-    EXPECT_EQ(request.prompt.substr(0, request.prompt.find('\n')), template_text.substr(0, template_text.find('\n')));
+    EXPECT_EQ(request.instructions.substr(0, request.instructions.find('\n')),
+              template_text.substr(0, template_text.find('\n')));
+    // The facts after {images} are the request's own prompt.
+    EXPECT_NE(request.prompt.find("at 14.0 s into the stream"), std::string::npos) << request.prompt;
+}
+
+// The reusable prefix: two events of one type on one camera share their
+// instructions word for word (so the VLM evaluates them once), whatever their
+// rule, zone, time, tracks or evidence.
+TEST_P(ContextualizerPromptChoice, InstructionsAreTheSameForEveryEventOfATypeOnACamera) {
+    ScriptedVlmEngine engine;
+    Contextualizer contextualizer(options_with_tiles(2), &engine);
+    CameraContext camera = main_street_camera();
+    camera.examples.push_back({"", confirmed_answer()});
+    analyze::Event first = congestion_event();
+    first.type = GetParam().event_type;
+    analyze::Event second = first;
+    second.rule = "south_lane_jam";
+    second.zone = "south_lane";
+    second.time_s = 97.5;
+    second.start_s = 90.0;
+    second.track_ids = {5};
+    second.metrics = {{"count", 3}};
+    second.summary = "3 slow vehicles.";
+    auto frames = road_frames();
+    const vlm::VlmRequest a = contextualizer.build_request(first, camera, frames);
+    frames.pop_back();
+    const vlm::VlmRequest b = contextualizer.build_request(second, camera, frames);
+    EXPECT_FALSE(a.instructions.empty());
+    EXPECT_EQ(a.instructions, b.instructions);
+    EXPECT_NE(a.prompt, b.prompt);
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -302,22 +336,22 @@ TEST(Contextualizer, FewShotExamplesGoInAsTextAndAsImagesWhileTilesRemain) {
     // Four evidence views fill four tiles; a fifth tile is left for the example.
     Contextualizer roomy(options_with_tiles(5), &engine);
     vlm::VlmRequest with_image = roomy.build_request(congestion_event(), camera, road_frames());
-    EXPECT_NE(with_image.prompt.find("Known example title"), std::string::npos);
-    EXPECT_NE(with_image.prompt.find("Example 1 (image 5)"), std::string::npos) << with_image.prompt;
+    EXPECT_NE(with_image.instructions.find("Known example title"), std::string::npos);
+    EXPECT_NE(with_image.prompt.find("Image 5 is the picture of example 1."), std::string::npos) << with_image.prompt;
     EXPECT_EQ(with_image.images.size(), 5u);
     EXPECT_LE(with_image.images.back().rgb.cols, 512);
 
     Contextualizer tight(options_with_tiles(2), &engine);
     vlm::VlmRequest text_only = tight.build_request(congestion_event(), camera, road_frames());
-    EXPECT_NE(text_only.prompt.find("Known example title"), std::string::npos);
-    EXPECT_EQ(text_only.prompt.find("(image 3)"), std::string::npos);
+    EXPECT_NE(text_only.instructions.find("Known example title"), std::string::npos);
+    EXPECT_EQ(text_only.prompt.find("picture of example"), std::string::npos);
     EXPECT_EQ(text_only.images.size(), 2u);
 
     // A missing example picture costs the picture, not the request.
     camera.examples[0].image_path = (dir / "missing.png").string();
     vlm::VlmRequest missing = roomy.build_request(congestion_event(), camera, road_frames());
     EXPECT_EQ(missing.images.size(), 4u);
-    EXPECT_NE(missing.prompt.find("Known example title"), std::string::npos);
+    EXPECT_NE(missing.instructions.find("Known example title"), std::string::npos);
 }
 
 TEST(Contextualizer, NoFramesStillGivesARequestAndAReport) {
@@ -341,6 +375,97 @@ TEST(Contextualizer, BadOptionsAreRejected) {
     } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find("/nonexistent/prompts"), std::string::npos) << e.what();
     }
+}
+
+}  // namespace
+}  // namespace vigil::contextualize
+
+namespace vigil::contextualize {
+namespace {
+
+using testing::ScriptedVlmEngine;
+
+// ---- verdict first ------------------------------------------------------------
+
+TEST(ContextualizerVerdictFirst, TheDecisionComesOutBeforeTheReport) {
+    ScriptedVlmEngine engine;
+    engine.streaming = true;
+    engine.reply(testing::confirmed_answer());
+    Contextualizer contextualizer(ContextualizerOptions{}, &engine);
+    std::vector<ContextReport> early;
+    const ContextReport full = contextualizer.contextualize(
+        testing::congestion_event(), testing::main_street_camera(), testing::road_frames(),
+        [&](ContextReport report) { early.push_back(std::move(report)); });
+
+    ASSERT_EQ(early.size(), 1u) << "exactly one verdict-first report";
+    const ContextReport& verdict = early[0];
+    EXPECT_FALSE(verdict.complete);
+    EXPECT_EQ(verdict.source, "vlm");
+    EXPECT_EQ(verdict.verdict, "confirmed");
+    EXPECT_EQ(verdict.report["severity"], "high");
+    // The rest is the rules' text until the VLM's report is in.
+    EXPECT_EQ(verdict.report["probable_cause"], "Unknown: only the analytics rule has assessed this event.");
+    EXPECT_FALSE(verdict.evidence_images.empty());
+    EXPECT_GT(verdict.vlm_verdict_ms, 0.0);
+
+    EXPECT_TRUE(full.complete);
+    EXPECT_EQ(full.vlm_outcome, VlmOutcome::answered);
+    EXPECT_EQ(full.report["probable_cause"], testing::confirmed_answer()["probable_cause"]);
+    EXPECT_GE(full.vlm_ms, verdict.vlm_verdict_ms);
+}
+
+TEST(ContextualizerVerdictFirst, ASceneCheckDecidesOnItsHazardFields) {
+    ScriptedVlmEngine engine;
+    engine.streaming = true;
+    nlohmann::json answer = testing::confirmed_answer();
+    answer["hazard_found"] = false;
+    answer["hazard_type"] = "none";
+    engine.reply(answer);
+    Contextualizer contextualizer(ContextualizerOptions{}, &engine);
+    analyze::Event check;
+    check.rule = "scene_watch";
+    check.type = "scene_change";
+    check.time_s = check.start_s = 14.0;
+    check.metrics = {{"reason", "periodic"}, {"score", 0.01}};
+    std::vector<ContextReport> early;
+    contextualizer.contextualize(check, testing::main_street_camera(), testing::road_frames(),
+                                 [&](ContextReport report) { early.push_back(std::move(report)); });
+    ASSERT_EQ(early.size(), 1u);
+    EXPECT_EQ(early[0].verdict, "rejected") << "no hazard: nothing to alert on, whatever the verdict field says";
+    EXPECT_EQ(early[0].report["hazard_found"], false);
+    EXPECT_EQ(early[0].report["hazard_type"], "none");
+}
+
+TEST(ContextualizerVerdictFirst, AFailureAfterTheVerdictKeepsTheVerdict) {
+    ScriptedVlmEngine engine;
+    engine.streaming = true;
+    nlohmann::json answer = testing::confirmed_answer();
+    answer["confidence"] = 7;  // out of the schema's bounds: the answer as a whole is invalid
+    engine.reply(answer);
+    Contextualizer contextualizer(ContextualizerOptions{}, &engine);
+    int verdicts = 0;
+    const ContextReport full = contextualizer.contextualize(testing::congestion_event(), testing::main_street_camera(),
+                                                            testing::road_frames(),
+                                                            [&](ContextReport) { ++verdicts; });
+    EXPECT_EQ(verdicts, 1);
+    EXPECT_EQ(full.vlm_outcome, VlmOutcome::failed);
+    EXPECT_EQ(full.source, "vlm") << "the verdict was the VLM's";
+    EXPECT_EQ(full.verdict, "confirmed");
+    EXPECT_FALSE(full.complete);
+    EXPECT_NE(full.fallback_reason.find("VLM failed"), std::string::npos) << full.fallback_reason;
+}
+
+TEST(ContextualizerVerdictFirst, ABackendThatDoesNotStreamGivesOnlyTheFullReport) {
+    ScriptedVlmEngine engine;  // not streaming
+    engine.reply(testing::confirmed_answer());
+    Contextualizer contextualizer(ContextualizerOptions{}, &engine);
+    int verdicts = 0;
+    const ContextReport full = contextualizer.contextualize(testing::congestion_event(), testing::main_street_camera(),
+                                                            testing::road_frames(),
+                                                            [&](ContextReport) { ++verdicts; });
+    EXPECT_EQ(verdicts, 0);
+    EXPECT_TRUE(full.complete);
+    EXPECT_EQ(full.vlm_verdict_ms, full.vlm_ms);
 }
 
 }  // namespace
