@@ -89,6 +89,7 @@ json evidence_images_json(const contextualize::ContextReport& report, const anal
 }
 
 // The report's content as alert fields, each within the alert schema's bounds.
+// Evidence images are set only on a new alert: later versions keep theirs.
 void apply_report(json& alert, const contextualize::ContextReport& report, const analyze::Event& event,
                   double wall_time_s) {
     const json& r = report.report.is_object() ? report.report : json::object();
@@ -112,10 +113,10 @@ void apply_report(json& alert, const contextualize::ContextReport& report, const
     alert["confidence"] = std::isfinite(confidence) ? std::clamp(confidence, 0.0, 1.0) : 0.5;
     alert["reasoning"] = truncate_utf8(report.reasoning, 2000);
     alert["verdict"] = verdict_name(verdict_rank(report.verdict));
-    json context = {{"source", report.source == "vlm" ? "vlm" : "rules"}};
+    json context = {{"source", report.source == "vlm" ? "vlm" : "rules"}, {"complete", report.complete}};
     if (!report.fallback_reason.empty()) context["fallback_reason"] = report.fallback_reason;
     alert["context"] = context;
-    alert["evidence"]["images"] = evidence_images_json(report, event, wall_time_s);
+    if (!alert["evidence"].contains("images")) alert["evidence"]["images"] = evidence_images_json(report, event, wall_time_s);
     alert["evidence"]["metrics"] = event.metrics.is_object() ? event.metrics : json::object();
 }
 
@@ -161,17 +162,88 @@ std::string scene_hazard_of(const contextualize::ContextReport& report) {
 
 }  // namespace
 
+namespace {
+
+// What one report says about an alert's verdict and severity.
+struct Say {
+    int verdict = 0;   // verdict_rank
+    int severity = 0;  // severity_rank
+};
+
+// The strongest verdict and the highest severity any of them gave.
+Say stronger(const Say& a, const Say& b) { return Say{std::max(a.verdict, b.verdict), std::max(a.severity, b.severity)}; }
+
+// An alert that later events or reports may still change.
+struct OpenAlert {
+    json alert;
+    double last_wall_s = 0;                // the latest event merged in
+    std::optional<Say> settled;            // from events whose reports are final
+    std::map<uint64_t, Say> provisional;   // events whose report will still be replaced
+    bool delivered = false;                // some version went to the sinks
+    std::string status;                    // of the latest version
+
+    Say current() const {
+        std::optional<Say> out = settled;
+        for (const auto& [token, say] : provisional) out = out ? stronger(*out, say) : say;
+        return out.value_or(Say{1, 1});
+    }
+    std::string id() const { return alert.at("id").get<std::string>(); }
+};
+
+// The alert's verdict and severity from every event's say, and whether this
+// version is sent, dismissed, delivered.
+AlertDecision decide(OpenAlert& open, bool is_update, bool send_rejected) {
+    const Say say = open.current();
+    static const std::vector<std::string> severities = {"info", "low", "medium", "high", "critical"};
+    open.alert["verdict"] = verdict_name(say.verdict);
+    open.alert["severity"] = severities[static_cast<size_t>(std::clamp(say.severity, 0, 4))];
+    const bool sends = say.verdict > 0 || send_rejected;
+    AlertDecision decision;
+    decision.alert = open.alert;
+    decision.status = sends ? "sent" : "dismissed";
+    decision.is_update = is_update;
+    decision.first_sent = sends && !open.delivered;
+    decision.deliver = sends || open.delivered;
+    decision.previous_status = open.status;
+    open.delivered = open.delivered || sends;
+    open.status = decision.status;
+    return decision;
+}
+
+}  // namespace
+
 struct AlertBuilder::State {
-    struct Open {
-        json alert;
-        double last_wall_s = 0;   // the latest event merged in
-        int verdict_rank = 0;     // strongest verdict merged in
-    };
     std::mutex mutex;
-    std::map<std::string, Open> by_key;
+    std::map<std::string, std::shared_ptr<OpenAlert>> by_key;
+    std::map<std::string, std::shared_ptr<OpenAlert>> by_id;  // alerts with provisional reports
     int suppressed = 0;
     int ignored_end = 0;
 };
+
+namespace {
+
+Say say_of(const contextualize::ContextReport& report) {
+    const json& r = report.report;
+    const std::string severity = r.is_object() && r.contains("severity") && r["severity"].is_string()
+                                     ? r["severity"].get<std::string>()
+                                     : "low";
+    return Say{verdict_rank(report.verdict), std::max(0, severity_rank(severity))};
+}
+
+void set_timings(json& alert, const contextualize::ContextReport& report, const ReportInfo& info, bool is_new) {
+    json& timings = alert["timings"];
+    if (is_new && info.since_detection_ms >= 0) timings["event_to_alert_ms"] = info.since_detection_ms;
+    if (info.queue_wait_ms >= 0) timings["queue_wait_ms"] = info.queue_wait_ms;
+    if (report.source == "vlm") {
+        if (!timings.contains("event_to_verdict_ms") && info.since_detection_ms >= 0)
+            timings["event_to_verdict_ms"] = info.since_detection_ms;
+        if (report.vlm_verdict_ms > 0) timings["vlm_verdict_ms"] = report.vlm_verdict_ms;
+        if (report.complete && info.since_detection_ms >= 0) timings["event_to_report_ms"] = info.since_detection_ms;
+    }
+    if (report.vlm_ms > 0 || !timings.contains("vlm_ms")) timings["vlm_ms"] = report.vlm_ms;
+}
+
+}  // namespace
 
 AlertBuilder::AlertBuilder(AlertPolicy policy) : policy_(policy), state_(std::make_shared<State>()) {
     if (policy_.merge_window_s < 0 || policy_.cooldown_s < 0)
@@ -189,40 +261,48 @@ int AlertBuilder::ignored_end_events() const {
     return state_->ignored_end;
 }
 
+size_t AlertBuilder::awaiting_reports() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->by_id.size();
+}
+
 std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
                                                     const contextualize::CameraContext& context,
                                                     const analyze::Event& event,
                                                     const contextualize::ContextReport& report, double wall_time_s,
-                                                    const json& models) {
+                                                    const json& models, const ReportInfo& info) {
     std::string key = camera + '\n' + event.zone + '\n' + event.rule;
     // Scene checks merge per hazard: a later "nothing wrong" answer must not
     // update (and re-send) the open flood alert, nor a fire merge into it.
     if (event.type == "scene_change") key += '\n' + scene_hazard_of(report);
-    auto sends = [&](int rank) { return rank > 0 || policy_.send_rejected; };
-    auto status_for = [&](int rank) { return sends(rank) ? "sent" : "dismissed"; };
+    const Say say = say_of(report);
 
     std::lock_guard lock(state_->mutex);
     auto it = state_->by_key.find(key);
     if (it != state_->by_key.end()) {
-        State::Open& open = it->second;
+        OpenAlert& open = *it->second;
         if (wall_time_s - open.last_wall_s <= policy_.merge_window_s) {
             json& alert = open.alert;
             open.last_wall_s = std::max(open.last_wall_s, wall_time_s);
             alert["end_time"] = format_rfc3339_utc(open.last_wall_s);
             alert["related_events"] = alert.value("related_events", 1) + 1;
             alert["updated_count"] = alert.value("updated_count", 0) + 1;
-            const int rank = verdict_rank(report.verdict);
-            const bool was_sent = sends(open.verdict_rank);
-            if (rank >= open.verdict_rank) {
-                const std::string severity = alert["severity"];
+            // A later report refreshes the text only when its verdict is at
+            // least as strong as the alert's.
+            const bool refresh = say.verdict >= open.current().verdict;
+            if (info.partial) {
+                open.provisional[info.event_token] = say;
+                state_->by_id[open.id()] = it->second;
+            } else {
+                open.settled = open.settled ? stronger(*open.settled, say) : say;
+            }
+            if (refresh) {
                 apply_report(alert, report, event, wall_time_s);
-                if (severity_rank(severity) > severity_rank(alert["severity"])) alert["severity"] = severity;
-                alert["timings"]["vlm_ms"] = report.vlm_ms;
-                open.verdict_rank = rank;
+                set_timings(alert, report, info, false);
             }
             merge_detections(alert["evidence"]["detections"], detections_json(report.tracks));
             alert["models"] = models_json(models, report);
-            return AlertDecision{alert, status_for(open.verdict_rank), true, !was_sent && sends(open.verdict_rank)};
+            return decide(open, true, policy_.send_rejected);
         }
         // The alert closed one merge window after its last event; the key
         // stays quiet for the cooldown after that.
@@ -238,24 +318,82 @@ std::optional<AlertDecision> AlertBuilder::on_event(const std::string& camera,
     }
 
     const std::string time = format_rfc3339_utc(wall_time_s);
-    json alert = {{"schema_version", 1},
-                  {"id", make_alert_id(wall_time_s)},
-                  {"camera", camera},
-                  {"location", context.location},
-                  {"start_time", time},
-                  {"end_time", time},
-                  {"type", alert_type_for(event, report.tracks)},
-                  {"evidence", {{"detections", detections_json(report.tracks)}, {"rule", event.rule}}},
-                  {"models", models_json(models, report)},
-                  {"timings", {{"vlm_ms", report.vlm_ms}}},
-                  {"related_events", 1},
-                  {"updated_count", 0}};
+    auto open = std::make_shared<OpenAlert>();
+    json& alert = open->alert;
+    alert = {{"schema_version", 1},
+             {"id", make_alert_id(wall_time_s)},
+             {"camera", camera},
+             {"location", context.location},
+             {"start_time", time},
+             {"end_time", time},
+             {"type", alert_type_for(event, report.tracks)},
+             {"evidence", {{"detections", detections_json(report.tracks)}, {"rule", event.rule}}},
+             {"models", models_json(models, report)},
+             {"timings", json::object()},
+             {"related_events", 1},
+             {"updated_count", 0}};
     if (!event.zone.empty()) alert["evidence"]["zone"] = event.zone;
     apply_report(alert, report, event, wall_time_s);
-    const int rank = verdict_rank(report.verdict);
-    state_->by_key[key] = State::Open{alert, wall_time_s, rank};
-    return AlertDecision{alert, status_for(rank), false, sends(rank)};
+    set_timings(alert, report, info, true);
+    open->last_wall_s = wall_time_s;
+    if (info.partial) {
+        open->provisional[info.event_token] = say;
+        state_->by_id[open->id()] = open;
+    } else {
+        open->settled = say;
+    }
+    state_->by_key[key] = open;
+    return decide(*open, false, policy_.send_rejected);
 }
+
+std::optional<AlertDecision> AlertBuilder::on_report(const std::string& alert_id, const analyze::Event& event,
+                                                     const contextualize::ContextReport& report, const json& models,
+                                                     const ReportInfo& info) {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->by_id.find(alert_id);
+    if (it == state_->by_id.end()) return std::nullopt;
+    std::shared_ptr<OpenAlert> keep = it->second;
+    OpenAlert& open = *keep;
+    auto earlier = open.provisional.find(info.event_token);
+    if (earlier == open.provisional.end()) return std::nullopt;
+    const Say say = say_of(report);
+    open.provisional.erase(earlier);
+    if (info.partial) {
+        open.provisional[info.event_token] = say;
+    } else {
+        open.settled = open.settled ? stronger(*open.settled, say) : say;
+        if (open.provisional.empty()) state_->by_id.erase(it);
+    }
+    json& alert = open.alert;
+    alert["updated_count"] = alert.value("updated_count", 0) + 1;
+    if (say.verdict >= open.current().verdict) apply_report(alert, report, event, 0);
+    set_timings(alert, report, info, false);
+    merge_detections(alert["evidence"]["detections"], detections_json(report.tracks));
+    alert["models"] = models_json(models, report);
+    return decide(open, true, policy_.send_rejected);
+}
+
+void AlertBuilder::set_evidence_images(const std::string& alert_id, const json& images) {
+    std::lock_guard lock(state_->mutex);
+    for (auto* index : {&state_->by_id, &state_->by_key}) {
+        for (auto& [name, open] : *index) {
+            if (open->alert.value("id", "") == alert_id) {
+                open->alert["evidence"]["images"] = images;
+                return;
+            }
+        }
+    }
+}
+
+SendMode parse_send_mode(const std::string& text) {
+    if (text == "on_verdict") return SendMode::on_verdict;
+    if (text == "on_event") return SendMode::on_event;
+    throw Error(fmt::format("unknown send mode \"{}\"; expected on_verdict (wait for the VLM's verdict) or on_event "
+                            "(send the rules' alert at once, the VLM updates it)",
+                            text));
+}
+
+const char* to_string(SendMode mode) { return mode == SendMode::on_event ? "on_event" : "on_verdict"; }
 
 std::vector<std::string> validate_alert(const json& alert) { return vlm::validate_json(alert_schema(), alert); }
 

@@ -15,6 +15,15 @@
 
 namespace vigil::alert {
 
+// When an alert about an event that goes to the VLM is first sent.
+enum class SendMode {
+    on_verdict,  // as soon as the VLM's verdict is decoded (a rejection dismisses it); the report follows
+    on_event,    // at once, from the rules; the VLM's verdict and report update it
+};
+// "on_verdict" | "on_event"; throws vigil::Error for anything else.
+SendMode parse_send_mode(const std::string& text);
+const char* to_string(SendMode mode);
+
 struct AlertPolicy {
     double merge_window_s = 120;     // events of the same camera/zone/rule within this window merge
     double cooldown_s = 300;         // after an alert closes, the same key stays quiet this long
@@ -27,6 +36,20 @@ struct AlertDecision {
     bool is_update = false;          // an existing alert (same id) was updated
     bool first_sent = false;         // this decision sends the alert for the first time
                                      // (new and sent, or an update that turned a dismissed one sent)
+    bool deliver = false;            // goes to the sinks: sent, or sent before and now dismissed
+                                     // (receivers learn that the VLM rejected what they were told)
+    std::string previous_status;     // the status before this decision ("" for a new alert)
+};
+
+// How one report relates to its event and when it was made. An event may get
+// several reports: verdict first, then the full report (each replacing the
+// one before for that event), or the rules' report at once and the VLM's
+// after it (`send: on_event`).
+struct ReportInfo {
+    uint64_t event_token = 0;        // the event's identity across its reports (0: a single report)
+    bool partial = false;            // another report for this event will follow
+    double since_detection_ms = -1;  // event detected -> now (fills the alert's timings; < 0: unknown)
+    double queue_wait_ms = -1;       // time the event waited for the VLM (< 0: unknown)
 };
 
 // Thread-safe: cameras may share one builder.
@@ -43,9 +66,26 @@ public:
     // Merging keeps the strongest verdict seen (confirmed > uncertain >
     // rejected): a later report refreshes the text only when its verdict is
     // at least as strong; severity keeps the highest.
+    //
+    // A report with info.partial set leaves its event open for on_report.
     std::optional<AlertDecision> on_event(const std::string& camera, const contextualize::CameraContext& context,
                                           const analyze::Event& event, const contextualize::ContextReport& report,
-                                          double wall_time_s, const nlohmann::json& models);
+                                          double wall_time_s, const nlohmann::json& models,
+                                          const ReportInfo& info = {});
+    // A later report for an event whose earlier report made or updated
+    // `alert_id` (info.event_token names the event). It replaces that
+    // report's say on the verdict and severity (a VLM rejection can dismiss
+    // an alert the rules sent) and, when at least as sure as the alert,
+    // refreshes its text; it is not a new related event. Nothing when the
+    // alert is unknown or the event has no open report.
+    std::optional<AlertDecision> on_report(const std::string& alert_id, const analyze::Event& event,
+                                           const contextualize::ContextReport& report, const nlohmann::json& models,
+                                           const ReportInfo& info);
+    // Records the evidence image entries (paths written by the store) so
+    // every later version of the alert carries them.
+    void set_evidence_images(const std::string& alert_id, const nlohmann::json& images);
+    // Alerts still waiting for a report of one of their events.
+    size_t awaiting_reports() const;
     // Counters for the progress line and tests.
     int suppressed() const;          // events dropped by the cooldown
     int ignored_end_events() const;  // episode ends with no open alert to update

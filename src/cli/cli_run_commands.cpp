@@ -61,6 +61,8 @@ std::shared_ptr<vlm::VlmEngine> open_engine(const RunArgs& args, const pipeline:
     }
     if (!args.vlm_lora.empty()) selection.lora_path = args.vlm_lora;
     selection.threads = args.vlm_threads >= 0 ? args.vlm_threads : config.threads;
+    selection.parallel = config.workers;
+    selection.prefix_cache_mb = config.prefix_cache_mb;
     if (from_cli || config.configured()) return open_vlm_engine(selection);
     try {
         return open_vlm_engine(selection);
@@ -71,10 +73,11 @@ std::shared_ptr<vlm::VlmEngine> open_engine(const RunArgs& args, const pipeline:
 }
 
 void print_summary(const pipeline::RunSummary& summary) {
-    std::cerr << fmt::format("run finished after {:.1f} s: {} events, {} alerts sent, {} dismissed, {} updates, {} "
-                             "suppressed\n",
+    std::cerr << fmt::format("run finished after {:.1f} s: {} events, {} alerts sent, {} dismissed ({} of them after "
+                             "being sent), {} merged updates, {} reports completed, {} suppressed\n",
                              summary.wall_s, summary.events, summary.alerts_sent, summary.alerts_dismissed,
-                             summary.alerts_updated, summary.alerts_suppressed);
+                             summary.alerts_retracted, summary.alerts_updated, summary.reports_completed,
+                             summary.alerts_suppressed);
     std::cerr << fmt::format("context: VLM {} ({} requests, {} answered, {} shed, {} timeouts, {} errors), {} from rules\n",
                              summary.vlm.empty() ? "none" : summary.vlm, summary.vlm_requests, summary.vlm_answers,
                              summary.vlm_shed, summary.vlm_timeouts, summary.vlm_errors, summary.rules_reports);

@@ -340,6 +340,33 @@ void validate_analytics(const nlohmann::json& analytics, const YAML::Node& node,
     }
 }
 
+alert::SendMode read_send_mode(const YAML::Node& node, const Place& place, const std::string& key) {
+    if (!node.IsScalar()) place.fail(node, key, "expected on_verdict or on_event");
+    try {
+        return alert::parse_send_mode(node.Scalar());
+    } catch (const Error& e) {
+        place.fail(node, key, e.what());
+    }
+}
+
+// `send` on a rule is the pipeline's, not the analytics engine's: read it and
+// take it out before the engine checks the rule.
+void read_rule_send_modes(const YAML::Node& analytics, const Place& place, CameraConfig& camera) {
+    YAML::Node rules = analytics["rules"];
+    nlohmann::json* rules_json = camera.analytics.contains("rules") ? &camera.analytics["rules"] : nullptr;
+    if (!rules || !rules.IsSequence() || rules_json == nullptr || !rules_json->is_array()) return;
+    for (size_t i = 0; i < rules.size() && i < rules_json->size(); ++i) {
+        nlohmann::json& rule = (*rules_json)[i];
+        if (!rule.is_object() || !rule.contains("send")) continue;
+        const std::string key = fmt::format("analytics.rules[{}].send", i);
+        const alert::SendMode mode = read_send_mode(rules[i]["send"], place, key);
+        if (!rule.contains("name") || !rule["name"].is_string())
+            place.fail(rules[i], key, "a rule with its own send mode needs a name");
+        camera.send_by_rule[rule["name"].get<std::string>()] = mode;
+        rule.erase("send");
+    }
+}
+
 CameraConfig read_camera(const YAML::Node& node, size_t index, const fs::path& base_dir, const std::string& file) {
     Place place{file, ""};
     if (!node.IsMap()) place.fail(node, fmt::format("cameras[{}]", index), "expected a camera mapping");
@@ -350,7 +377,7 @@ CameraConfig read_camera(const YAML::Node& node, size_t index, const fs::path& b
     place.camera = name.Scalar();
     MapReader reader(node, place, "",
                      {"name", "location", "site_context", "source", "fps", "realtime", "loop", "max_stream_s",
-                      "detector", "tracker", "analytics", "calibration", "few_shot", "enabled"});
+                      "detector", "tracker", "analytics", "calibration", "few_shot", "enabled", "send"});
     CameraConfig camera;
     camera.name = place.camera;
     camera.line = line_of(node);
@@ -362,6 +389,7 @@ CameraConfig read_camera(const YAML::Node& node, size_t index, const fs::path& b
     camera.loop = reader.bool_or("loop", false);
     camera.max_stream_s = reader.number_or("max_stream_s", 0, 0, 1e9);
     camera.enabled = reader.bool_or("enabled", true);
+    if (reader.has("send")) camera.send = read_send_mode(reader.get("send"), place, "send");
     if (reader.has("detector")) camera.detector = read_detector(reader);
     else place.fail(node, "detector", "missing: name a detector, e.g. detector: {name: yolox-nano}");
     camera.tracker = read_tracker(reader, camera.fps);
@@ -375,6 +403,7 @@ CameraConfig read_camera(const YAML::Node& node, size_t index, const fs::path& b
         YAML::Node analytics = reader.get("analytics");
         if (!analytics.IsMap()) reader.fail("analytics", "expected a mapping with zones, lines and rules");
         camera.analytics = to_json(analytics, place, "analytics");
+        read_rule_send_modes(analytics, place, camera);
         validate_analytics(camera.analytics, analytics, place);
     }
     camera.examples = read_few_shot(reader, base_dir);
@@ -385,7 +414,7 @@ void read_vlm(const MapReader& top, PipelineConfig& config) {
     if (!top.has("vlm")) return;
     MapReader vlm(top.get("vlm"), top.place(), "vlm",
                   {"name", "model", "mmproj", "lora", "server", "server_model", "threads", "deadline_s", "max_queue",
-                   "workers", "max_tiles"});
+                   "workers", "max_tiles", "prefix_cache_mb"});
     const fs::path base = config.file.parent_path();
     auto& out = config.vlm;
     out.name = vlm.string_or("name", "");
@@ -398,6 +427,7 @@ void read_vlm(const MapReader& top, PipelineConfig& config) {
     out.deadline_s = vlm.number_or("deadline_s", out.deadline_s, 0.1, 3600);
     out.max_queue = vlm.integer_or("max_queue", out.max_queue, 1, 10000);
     out.workers = vlm.integer_or("workers", out.workers, 1, 64);
+    out.prefix_cache_mb = vlm.integer_or("prefix_cache_mb", out.prefix_cache_mb, 0, 65536);
     out.max_tiles = vlm.integer_or("max_tiles", out.max_tiles, 1, 16);
     if (out.model.empty() != out.mmproj.empty()) {
         vlm.fail(out.model.empty() ? "model" : "mmproj",

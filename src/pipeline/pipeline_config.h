@@ -6,6 +6,7 @@
 //   configs/x.yaml:14: camera "north": key "detector.name": unknown detector "yolo9"; known: ...
 // Unknown keys are errors, so a typo never silently falls back to a default.
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -30,6 +31,14 @@ struct CameraConfig {
     track::TrackerConfig tracker;
     nlohmann::json analytics = nlohmann::json::object();  // AnalyticsEngine config
     std::vector<contextualize::FewShotExample> examples;
+    // When an alert goes out for events the VLM reviews: the camera's `send`,
+    // and `send` on a rule for that rule's events.
+    alert::SendMode send = alert::SendMode::on_verdict;
+    std::map<std::string, alert::SendMode> send_by_rule;
+    alert::SendMode send_mode_for(const std::string& rule) const {
+        auto it = send_by_rule.find(rule);
+        return it == send_by_rule.end() ? send : it->second;
+    }
     bool enabled = true;
     int line = 0;               // where the camera is defined, for runtime messages
 };
@@ -44,7 +53,10 @@ struct VlmConfig {
     int threads = 0;
     double deadline_s = 60;     // per request, from the moment a worker takes the event
     int max_queue = 4;          // events waiting for the VLM; more fall back to rules
-    int workers = 1;
+    // Events the VLM reviews at once. The embedded model decodes them together
+    // in one context, so a new event's verdict does not wait for another's report.
+    int workers = 2;
+    int prefix_cache_mb = 256;  // embedded model: memory for reused prompt prefixes (0: off)
     int max_tiles = 2;          // image-token budget per request
     bool configured() const { return !name.empty() || !model.empty() || !mmproj.empty() || !server.empty(); }
 };

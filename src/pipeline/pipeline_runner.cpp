@@ -31,30 +31,25 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
     return std::chrono::duration<double, std::milli>(to - from).count();
 }
 
-std::string rfc3339(double unix_s) {
-    const auto whole = static_cast<std::time_t>(unix_s);
-    const int millis = static_cast<int>((unix_s - static_cast<double>(whole)) * 1000.0);
-    std::tm utc{};
-    gmtime_r(&whole, &utc);
-    char text[32];
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-    return fmt::format("{}.{:03d}Z", text, std::clamp(millis, 0, 999));
-}
-
 // Only the opening edge of an episode (or an instant) is worth an alert; the
 // closing edge and zone exits are kept in the event log.
 bool alertable(const analyze::Event& event) {
     return event.phase != analyze::EventPhase::end && event.type != "zone_exit";
 }
 
-// One event on its way from a camera to the store.
+// One report on its way from a camera or the VLM to the store. An event the
+// VLM reviews sends several, in order: the rules' report first when its
+// camera or rule says `send: on_event`, the VLM's verdict the moment it is
+// decoded, then the final report (the VLM's, or the rules' when it failed).
 struct AlertJob {
-    CameraEvent source;
+    std::shared_ptr<const CameraEvent> source;
+    uint64_t token = 0;              // the event's identity across its reports
     bool alertable = false;
+    bool partial = false;            // another report for this event follows
     std::optional<contextualize::ContextReport> report;
     std::string rules_reason;        // set when the report must come from the rules
     Clock::time_point queued_at;     // entered the VLM queue
-    double queue_wait_ms = 0;
+    double queue_wait_ms = -1;
 };
 
 class Runner {
@@ -74,8 +69,7 @@ private:
     void vlm_worker();
     void alert_worker();
     void handle(AlertJob& job, contextualize::Contextualizer& rules);
-    json write_evidence(const std::string& alert_id, const contextualize::ContextReport& report,
-                        const CameraEvent& source);
+    json write_evidence(const json& images, const std::string& alert_id, const contextualize::ContextReport& report);
     void show_progress(bool final_line);
     std::string progress_line();
     enum class StopReason { none, requested, time_limit, sources_ended };
@@ -98,10 +92,14 @@ private:
     BoundedQueue<AlertJob> alert_queue_;
     std::atomic<bool> rules_only_{false};  // shutting down: queued events skip the VLM
 
+    std::atomic<uint64_t> next_token_{1};
+    // Used by the alert thread only: events with a report still to come, and
+    // the alert their earlier report made ("" when it made none).
+    std::map<uint64_t, std::string> open_events_;
+
     std::mutex stats_mutex_;
     RunSummary summary_;
     std::vector<int64_t> camera_alerts_;
-    std::map<std::string, json> evidence_by_alert_;  // alert id -> its images, kept across updates
 
     bool tty_ = false;
     Clock::time_point last_line_at_;
@@ -140,7 +138,10 @@ void Runner::open_outputs() {
 void Runner::on_event(CameraEvent event) {
     AlertJob job;
     job.alertable = alertable(event.event);
-    job.source = std::move(event);
+    job.token = next_token_++;
+    const CameraConfig& camera = cameras_[event.camera]->config();
+    const bool rules_first = camera.send_mode_for(event.event.rule) == alert::SendMode::on_event;
+    job.source = std::make_shared<const CameraEvent>(std::move(event));
     {
         std::lock_guard lock(stats_mutex_);
         ++summary_.events;
@@ -151,6 +152,15 @@ void Runner::on_event(CameraEvent event) {
         } else if (rules_only_) {
             job.rules_reason = "shutting down: VLM skipped";
         } else {
+            const bool periodic_check = job.source->event.type == "scene_change" &&
+                                        job.source->event.metrics.value("reason", "") == "periodic";
+            if (rules_first && !periodic_check) {  // a periodic check has nothing to say without the VLM
+                // The rules' alert goes out now; the VLM's reports update it.
+                AlertJob now = job;
+                now.partial = true;
+                now.rules_reason = "sent before the VLM's verdict (send: on_event)";
+                alert_queue_.push_wait(std::move(now));
+            }
             job.queued_at = Clock::now();
             if (vlm_queue_.try_push(job)) {
                 std::lock_guard lock(stats_mutex_);
@@ -168,42 +178,43 @@ void Runner::on_event(CameraEvent event) {
 void Runner::vlm_worker() {
     contextualize::Contextualizer contextualizer(context_options_, engine_.get());
     while (auto job = vlm_queue_.pop()) {
-        const CameraEvent& source = job->source;
+        const CameraEvent& source = *job->source;
         const auto& context = contexts_[source.camera];
         job->queue_wait_ms = ms_between(job->queued_at, Clock::now());
         if (rules_only_) {
             job->rules_reason = "shutting down: VLM skipped";
         } else {
-            job->report = contextualizer.contextualize(source.event, context, source.frames);
-            if (job->report->source == "vlm") {
-                // A model can emit bytes that are not UTF-8 (a multi-byte
-                // character cut between tokens); such a report cannot be
-                // stored or sent, so the rules speak instead.
-                try {
-                    (void)json({job->report->report, job->report->reasoning, job->report->verdict}).dump();
-                } catch (const json::exception& e) {
-                    job->report = contextualizer.from_rules(source.event, context, source.frames,
-                                                            fmt::format("VLM failed: unusable answer ({})", e.what()));
-                }
-            }
+            // Verdict first: the decision becomes (or updates) the alert
+            // while the rest of the report is decoded.
+            auto on_verdict = [&](contextualize::ContextReport early) {
+                AlertJob verdict;
+                verdict.source = job->source;
+                verdict.token = job->token;
+                verdict.alertable = true;
+                verdict.partial = true;
+                verdict.queue_wait_ms = job->queue_wait_ms;
+                verdict.report = std::move(early);
+                alert_queue_.push_wait(std::move(verdict));
+            };
+            job->report = contextualizer.contextualize(source.event, context, source.frames, on_verdict);
             std::lock_guard lock(stats_mutex_);
-            if (job->report->source == "vlm") ++summary_.vlm_answers;
-            else if (job->report->fallback_reason.rfind("VLM timed out", 0) == 0) ++summary_.vlm_timeouts;
-            else ++summary_.vlm_errors;
+            switch (job->report->vlm_outcome) {
+                case contextualize::VlmOutcome::answered: ++summary_.vlm_answers; break;
+                case contextualize::VlmOutcome::timed_out: ++summary_.vlm_timeouts; break;
+                default: ++summary_.vlm_errors; break;
+            }
         }
         alert_queue_.push_wait(std::move(*job));
     }
 }
 
-json Runner::write_evidence(const std::string& alert_id, const contextualize::ContextReport& report,
-                            const CameraEvent& source) {
-    json images = json::array();
-    for (size_t i = 0; i < report.evidence_images.size(); ++i) {
+// Writes the report's images for a new alert and returns the alert's image
+// entries with their paths (or marked missing).
+json Runner::write_evidence(const json& images, const std::string& alert_id,
+                            const contextualize::ContextReport& report) {
+    json out = images;
+    for (size_t i = 0; i < out.size() && i < report.evidence_images.size(); ++i) {
         const auto& [role, bgr] = report.evidence_images[i];
-        json image = {{"role", role}, {"path", nullptr}};
-        if (i < report.evidence_times_s.size()) {
-            image["time"] = rfc3339(source.wall_time_s + (report.evidence_times_s[i] - source.event.time_s));
-        }
         std::vector<uchar> bytes;
         std::optional<std::filesystem::path> path;
         if (!bgr.empty() && cv::imencode(".jpg", bgr, bytes, {cv::IMWRITE_JPEG_QUALITY, 85})) {
@@ -211,30 +222,41 @@ json Runner::write_evidence(const std::string& alert_id, const contextualize::Co
                                           std::string(bytes.begin(), bytes.end()));
         }
         if (path) {
-            image["path"] = path->string();
+            out[i]["path"] = path->string();
         } else {
-            image["missing"] = true;
+            out[i]["path"] = nullptr;
+            out[i]["missing"] = true;
             std::lock_guard lock(stats_mutex_);
             ++summary_.evidence_missing;
         }
-        images.push_back(std::move(image));
     }
-    return images;
+    return out;
 }
 
 void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
-    const CameraEvent& source = job.source;
+    const CameraEvent& source = *job.source;
     const auto& camera = *cameras_[source.camera];
     const std::string& camera_name = camera.config().name;
-    store_->record_event(camera_name, json(source.event));
+    auto open = open_events_.find(job.token);
+    const bool first_report = open == open_events_.end();
+    if (first_report) store_->record_event(camera_name, json(source.event));
     if (!job.alertable) return;
+    // The event's last report closes it here, whatever happens below.
+    struct CloseEvent {
+        std::map<uint64_t, std::string>& open;
+        uint64_t token;
+        bool close;
+        ~CloseEvent() {
+            if (close) open.erase(token);
+        }
+    } close_event{open_events_, job.token, !job.partial};
 
     // A periodic scene check asks the VLM what no rule can see; without its
     // answer there is nothing to report (the event itself is recorded). A
     // scene *change* still alerts from the rules: the camera may have been
     // moved or covered.
-    if ((!job.report || job.report->source != "vlm") && source.event.type == "scene_change" &&
-        source.event.metrics.value("reason", "") == "periodic") {
+    if ((!job.report || job.report->source != "vlm") && first_report && !job.partial &&
+        source.event.type == "scene_change" && source.event.metrics.value("reason", "") == "periodic") {
         std::lock_guard lock(stats_mutex_);
         ++summary_.scene_checks_without_vlm;
         return;
@@ -245,8 +267,20 @@ void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
     if (!report.vlm_model.empty()) models["vlm"] = report.vlm_model;
     else if (engine_) models["vlm"] = engine_->name();
 
-    std::optional<alert::AlertDecision> decision =
-        builder_->on_event(camera_name, contexts_[source.camera], source.event, report, source.wall_time_s, models);
+    alert::ReportInfo info;
+    info.event_token = job.token;
+    info.partial = job.partial;
+    info.since_detection_ms = ms_between(source.detected_at, Clock::now());
+    info.queue_wait_ms = job.queue_wait_ms;
+    std::optional<alert::AlertDecision> decision;
+    const bool completes = !first_report && !open->second.empty();
+    if (completes) {
+        decision = builder_->on_report(open->second, source.event, report, models, info);
+    } else {
+        decision = builder_->on_event(camera_name, contexts_[source.camera], source.event, report,
+                                      source.wall_time_s, models, info);
+    }
+    if (job.partial) open_events_[job.token] = decision ? decision->alert.at("id").get<std::string>() : "";
     if (!decision) {
         std::lock_guard lock(stats_mutex_);
         summary_.alerts_suppressed = builder_->suppressed();
@@ -254,13 +288,10 @@ void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
     }
     json& alert = decision->alert;
     const std::string id = alert.at("id").get<std::string>();
-    auto known = evidence_by_alert_.find(id);
-    if (known == evidence_by_alert_.end()) known = evidence_by_alert_.emplace(id, write_evidence(id, report, source)).first;
-    alert["evidence"]["images"] = known->second;
-    json& timings = alert["timings"];
-    timings["vlm_ms"] = report.vlm_ms;
-    timings["queue_wait_ms"] = job.queue_wait_ms;
-    timings["event_to_alert_ms"] = ms_between(source.detected_at, Clock::now());
+    if (!decision->is_update) {
+        alert["evidence"]["images"] = write_evidence(alert["evidence"]["images"], id, report);
+        builder_->set_evidence_images(id, alert["evidence"]["images"]);
+    }
 
     const auto violations = alert::validate_alert(alert);
     if (!violations.empty()) {
@@ -269,26 +300,24 @@ void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
         std::lock_guard lock(stats_mutex_);
         ++summary_.invalid_alerts;
     }
-    const bool send = decision->status == "sent";
-    store_->save_alert(alert, decision->status, send ? sink_names_ : std::vector<std::string>{});
+    store_->save_alert(alert, decision->status, decision->deliver ? sink_names_ : std::vector<std::string>{});
     {
         std::lock_guard lock(stats_mutex_);
-        if (report.source == "rules") ++summary_.rules_reports;
-        if (decision->is_update) {
-            ++summary_.alerts_updated;
-            if (decision->first_sent) {  // a dismissed alert an update made sent: its first delivery
-                ++summary_.alerts_sent;
-                --summary_.alerts_dismissed;
-            }
-        } else if (send) {
-            ++summary_.alerts_sent;
-        } else {
-            ++summary_.alerts_dismissed;
+        if (!job.partial && report.source == "rules") ++summary_.rules_reports;
+        if (completes) ++summary_.reports_completed;
+        else if (decision->is_update) ++summary_.alerts_updated;
+        // The counters follow each alert's current status.
+        if (decision->previous_status != decision->status) {
+            if (decision->previous_status == "sent") --summary_.alerts_sent;
+            if (decision->previous_status == "dismissed") --summary_.alerts_dismissed;
+            if (decision->status == "sent") ++summary_.alerts_sent;
+            else ++summary_.alerts_dismissed;
+            if (decision->previous_status == "sent") ++summary_.alerts_retracted;
         }
         if (!decision->is_update) ++camera_alerts_[source.camera];
         summary_.alerts_suppressed = builder_->suppressed();
     }
-    if (send) delivery_->notify();
+    if (decision->deliver) delivery_->notify();
 }
 
 void Runner::alert_worker() {
@@ -298,8 +327,8 @@ void Runner::alert_worker() {
             handle(*job, rules);
         } catch (const std::exception& e) {
             spdlog::error("camera \"{}\": event {} ({}) could not become an alert: {}",
-                          cameras_[job->source.camera]->config().name, job->source.event.rule,
-                          job->source.event.type, e.what());
+                          cameras_[job->source->camera]->config().name, job->source->event.rule,
+                          job->source->event.type, e.what());
         }
     }
 }
@@ -467,6 +496,8 @@ json to_json(const RunSummary& summary) {
             {"alerts_sent", summary.alerts_sent},
             {"alerts_dismissed", summary.alerts_dismissed},
             {"alerts_updated", summary.alerts_updated},
+            {"reports_completed", summary.reports_completed},
+            {"alerts_retracted", summary.alerts_retracted},
             {"alerts_suppressed", summary.alerts_suppressed},
             {"vlm", summary.vlm},
             {"vlm_requests", summary.vlm_requests},

@@ -43,6 +43,8 @@ struct RunSummary {
     int64_t alerts_sent = 0;       // alerts sent (new, or a dismissed one an update made sent)
     int64_t alerts_dismissed = 0;  // alerts stored dismissed (VLM rejected) and still so
     int64_t alerts_updated = 0;    // events merged into an existing alert
+    int64_t reports_completed = 0; // later reports of one event (the VLM's report after its verdict or the rules')
+    int64_t alerts_retracted = 0;  // sent alerts a VLM report then dismissed (the update is delivered)
     int64_t alerts_suppressed = 0; // events inside a cooldown
     int64_t vlm_requests = 0;      // events handed to the VLM
     int64_t vlm_answers = 0;       // ... that came back with a valid report

@@ -42,9 +42,10 @@ public:
     virtual void record_event(const std::string& camera, const nlohmann::json& event) = 0;
 
     // Inserts or replaces an alert (by "id") and, in the same transaction,
-    // queues one outbox row per sink (replacing undelivered rows for the same
-    // alert and sink). status: "sent" (deliver) or "dismissed" (store only;
-    // no outbox rows).
+    // queues one outbox row per sink in `sinks` (replacing undelivered rows
+    // for the same alert and sink). status: "sent" or "dismissed" (the VLM
+    // rejected it); a dismissed alert is delivered only when the caller names
+    // sinks, to retract what was sent before.
     virtual void save_alert(const nlohmann::json& alert, const std::string& status,
                             const std::vector<std::string>& sinks) = 0;
 

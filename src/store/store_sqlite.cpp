@@ -273,7 +273,9 @@ public:
                 .bind(6, text_field(alert, "location"))
                 .bind(7, text_field(alert, "camera"))
                 .run();
-            if (status == "sent") {
+            {
+                // The caller names the sinks that get this version: none for an
+                // alert that was never sent, all of them for a retraction.
                 for (const auto& sink : sinks) {
                     // An update supersedes the queued older version; a delivered row stays as history.
                     Statement(db_, "DELETE FROM outbox WHERE alert_id = ? AND sink = ? AND delivered_at IS NULL", path_)

@@ -71,7 +71,7 @@ TEST(AlertBuilder, ConfirmedEventIsSentAsACompleteValidAlert) {
     EXPECT_EQ(alert["severity"], "high");
     EXPECT_EQ(alert["description"], confirmed_answer()["description"]);
     EXPECT_EQ(alert["confidence"], 0.82);
-    EXPECT_EQ(alert["context"], json({{"source", "vlm"}}));
+    EXPECT_EQ(alert["context"], json({{"source", "vlm"}, {"complete", true}}));
     EXPECT_EQ(alert["related_events"], 1);
     EXPECT_EQ(alert["updated_count"], 0);
     EXPECT_EQ(alert["models"]["detector"], "yolox-nano");
@@ -275,6 +275,150 @@ TEST(AlertBuilder, SceneChecksMergePerHazard) {
     EXPECT_FALSE(flood_again.first_sent);
     EXPECT_FALSE(fire.is_update) << "another hazard is another alert";
     EXPECT_TRUE(fire.first_sent);
+}
+
+// ---- several reports for one event -------------------------------------------
+
+// What the contextualizer hands over when the VLM's decision is decoded: its
+// verdict and severity, the rules' text.
+ContextReport verdict_only(const std::string& verdict, const std::string& severity) {
+    Contextualizer rules(ContextualizerOptions{}, nullptr);
+    ContextReport report = rules.from_rules(congestion_event(), main_street_camera(), road_frames(), "");
+    report.source = "vlm";
+    report.verdict = verdict;
+    report.report["severity"] = severity;
+    report.complete = false;
+    report.vlm_verdict_ms = 900;
+    return report;
+}
+
+ContextReport full_report(const std::string& verdict, const std::string& severity) {
+    ScriptedVlmEngine engine;
+    json answer = answer_with_verdict(verdict);
+    answer["severity"] = severity;
+    engine.reply(answer);
+    Contextualizer contextualizer(ContextualizerOptions{}, &engine);
+    return contextualizer.contextualize(congestion_event(), main_street_camera(), road_frames());
+}
+
+ReportInfo info(uint64_t token, bool partial, double since_detection_ms) {
+    ReportInfo i;
+    i.event_token = token;
+    i.partial = partial;
+    i.since_detection_ms = since_detection_ms;
+    i.queue_wait_ms = 5;
+    return i;
+}
+
+TEST(AlertBuilderReports, TheVerdictIsSentAndTheReportUpdatesTheSameAlert) {
+    AlertBuilder builder(AlertPolicy{});
+    auto verdict = builder.on_event("cam_main", main_street_camera(), congestion_event(),
+                                    verdict_only("confirmed", "high"), kT0, kModels, info(7, true, 1400));
+    ASSERT_TRUE(verdict);
+    EXPECT_VALID_ALERT(verdict->alert);
+    EXPECT_EQ(verdict->status, "sent");
+    EXPECT_TRUE(verdict->deliver);
+    EXPECT_EQ(verdict->alert["context"], json({{"source", "vlm"}, {"complete", false}}));
+    EXPECT_EQ(verdict->alert["timings"]["event_to_alert_ms"], 1400);
+    EXPECT_EQ(verdict->alert["timings"]["event_to_verdict_ms"], 1400);
+    EXPECT_FALSE(verdict->alert["timings"].contains("event_to_report_ms"));
+    EXPECT_EQ(builder.awaiting_reports(), 1u);
+
+    const std::string id = verdict->alert["id"];
+    auto report = builder.on_report(id, congestion_event(), full_report("confirmed", "high"), kModels,
+                                    info(7, false, 5200));
+    ASSERT_TRUE(report);
+    EXPECT_VALID_ALERT(report->alert);
+    EXPECT_TRUE(report->is_update);
+    EXPECT_FALSE(report->first_sent) << "sent already, at its verdict";
+    EXPECT_TRUE(report->deliver);
+    EXPECT_EQ(report->alert["id"], id);
+    EXPECT_EQ(report->alert["related_events"], 1) << "the same event, not a new one";
+    EXPECT_EQ(report->alert["updated_count"], 1);
+    EXPECT_EQ(report->alert["context"], json({{"source", "vlm"}, {"complete", true}}));
+    EXPECT_EQ(report->alert["description"], confirmed_answer()["description"]);
+    EXPECT_EQ(report->alert["timings"]["event_to_alert_ms"], 1400);
+    EXPECT_EQ(report->alert["timings"]["event_to_verdict_ms"], 1400);
+    EXPECT_EQ(report->alert["timings"]["event_to_report_ms"], 5200);
+    EXPECT_EQ(builder.awaiting_reports(), 0u);
+
+    // Nothing is left open for that event.
+    EXPECT_FALSE(builder.on_report(id, congestion_event(), full_report("confirmed", "high"), kModels,
+                                   info(7, false, 6000)));
+    EXPECT_FALSE(builder.on_report("no-such-alert", congestion_event(), full_report("confirmed", "high"), kModels,
+                                   info(7, false, 6000)));
+}
+
+TEST(AlertBuilderReports, ARejectedVerdictIsStoredNotSent) {
+    AlertBuilder builder(AlertPolicy{});
+    auto verdict = builder.on_event("cam_main", main_street_camera(), congestion_event(),
+                                    verdict_only("rejected", "info"), kT0, kModels, info(1, true, 1000));
+    ASSERT_TRUE(verdict);
+    EXPECT_EQ(verdict->status, "dismissed");
+    EXPECT_FALSE(verdict->deliver);
+    auto report = builder.on_report(verdict->alert["id"], congestion_event(), full_report("rejected", "info"),
+                                    kModels, info(1, false, 4000));
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->status, "dismissed");
+    EXPECT_FALSE(report->deliver);
+}
+
+// send: on_event. The rules' alert goes out at once; the VLM's rejection
+// then dismisses it, and the receivers get that update too.
+TEST(AlertBuilderReports, AVlmRejectionRetractsTheRulesAlert) {
+    AlertBuilder builder(AlertPolicy{});
+    Contextualizer rules(ContextualizerOptions{}, nullptr);
+    ContextReport at_once = rules.from_rules(congestion_event(), main_street_camera(), road_frames(),
+                                             "sent before the VLM's verdict (send: on_event)");
+    auto sent = builder.on_event("cam_main", main_street_camera(), congestion_event(), at_once, kT0, kModels,
+                                 info(3, true, 12));
+    ASSERT_TRUE(sent);
+    EXPECT_EQ(sent->status, "sent");
+    EXPECT_EQ(sent->alert["severity"], "medium");  // the rules' guess for congestion
+    EXPECT_EQ(sent->alert["context"]["source"], "rules");
+    EXPECT_FALSE(sent->alert["timings"].contains("event_to_verdict_ms"));
+    const std::string id = sent->alert["id"];
+
+    auto rejected = builder.on_report(id, congestion_event(), verdict_only("rejected", "low"), kModels,
+                                      info(3, true, 2100));
+    ASSERT_TRUE(rejected);
+    EXPECT_VALID_ALERT(rejected->alert);
+    EXPECT_EQ(rejected->status, "dismissed");
+    EXPECT_EQ(rejected->previous_status, "sent");
+    EXPECT_TRUE(rejected->deliver) << "receivers must learn the alert was a false trigger";
+    EXPECT_EQ(rejected->alert["verdict"], "rejected");
+    EXPECT_EQ(rejected->alert["severity"], "low") << "the VLM's judgement replaces the rules' guess";
+    EXPECT_EQ(rejected->alert["timings"]["event_to_verdict_ms"], 2100);
+
+    auto final_report = builder.on_report(id, congestion_event(), full_report("rejected", "low"), kModels,
+                                          info(3, false, 6100));
+    ASSERT_TRUE(final_report);
+    EXPECT_EQ(final_report->status, "dismissed");
+    EXPECT_EQ(final_report->previous_status, "dismissed");
+    EXPECT_TRUE(final_report->deliver);
+    EXPECT_EQ(final_report->alert["context"]["source"], "vlm");
+    EXPECT_EQ(final_report->alert["context"]["complete"], true);
+}
+
+// Another event merging into the alert while one event's report is still
+// coming: each event keeps its own say, the strongest wins.
+TEST(AlertBuilderReports, AMergedEventKeepsItsSayWhileAnotherEventsReportArrives) {
+    AlertBuilder builder(AlertPolicy{});
+    auto first = builder.on_event("cam_main", main_street_camera(), congestion_event(),
+                                  verdict_only("confirmed", "high"), kT0, kModels, info(1, true, 1000));
+    auto second = builder.on_event("cam_main", main_street_camera(), congestion_event(),
+                                   full_report("uncertain", "low"), kT0 + 20, kModels, info(2, false, 3000));
+    ASSERT_TRUE(first && second);
+    EXPECT_EQ(second->alert["id"], first->alert["id"]);
+    EXPECT_EQ(second->alert["verdict"], "confirmed");
+    // Event 1's VLM report turns out weaker: the alert drops to what the
+    // events now say together.
+    auto report = builder.on_report(first->alert["id"], congestion_event(), full_report("rejected", "low"), kModels,
+                                    info(1, false, 5000));
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->alert["verdict"], "uncertain");
+    EXPECT_EQ(report->status, "sent");
+    EXPECT_EQ(report->alert["related_events"], 2);
 }
 
 TEST(AlertBuilder, EpisodeEndUpdatesAnOpenAlertAndIsIgnoredOtherwise) {

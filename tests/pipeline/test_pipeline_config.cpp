@@ -94,6 +94,17 @@ std::vector<MistakeCase> mistakes() {
         {"lora_with_server",
          "cameras:\n" + camera_yaml("north") + "vlm:\n  server: \"http://127.0.0.1:8080\"\n  lora: site.gguf\n", 7, "",
          "vlm.lora", "applies to the embedded model"},
+        {"bad_send_mode", "cameras:\n" + camera_yaml("north", "    send: at_once\n"), 5, "north", "send",
+         "unknown send mode \"at_once\"; expected on_verdict"},
+        {"bad_rule_send_mode",
+         "cameras:\n" + camera_yaml("north",
+                                    "    analytics:\n"
+                                    "      zones: [{name: lane, points: [[0, 0], [9, 0], [9, 9], [0, 9]]}]\n"
+                                    "      rules:\n"
+                                    "        - {name: jam, type: congestion, zone: lane, send: later}\n"),
+         8, "north", "analytics.rules[0].send", "unknown send mode \"later\""},
+        {"negative_prefix_cache", "cameras:\n" + camera_yaml("north") + "vlm: {prefix_cache_mb: -1}\n", 5, "",
+         "vlm.prefix_cache_mb", ""},
     };
 }
 
@@ -121,12 +132,13 @@ TEST(PipelineConfig, ReadsEveryKey) {
     analytics:
       units: normalized
       zones: [{name: lane, points: [[0, 0.5], [1, 0.5], [1, 1], [0, 1]]}]
-      rules: [{name: jam, type: congestion, zone: lane, min_count: 3, max_speed_px_s: 5, min_s: 4}]
+      rules: [{name: jam, type: congestion, zone: lane, min_count: 3, max_speed_px_s: 5, min_s: 4, send: on_event}]
+    send: on_verdict
   - name: spare
     source: "rtsp://10.0.0.9/stream"
     detector: {name: motion}
     enabled: false
-vlm: {server: "http://127.0.0.1:8080", deadline_s: 5, max_queue: 2, workers: 2}
+vlm: {server: "http://127.0.0.1:8080", deadline_s: 5, max_queue: 2, workers: 3, prefix_cache_mb: 64}
 alert: {merge_window_s: 30, cooldown_s: 10, send_rejected: true}
 store: {db: out/vigil.sqlite, evidence_dir: out/evidence, retention_days: 7}
 sinks:
@@ -154,7 +166,12 @@ scene_check: {period_s: 600, threshold: 0.3}
     EXPECT_FALSE(config.cameras[1].enabled);
     EXPECT_EQ(config.cameras[1].source, "rtsp://10.0.0.9/stream");
     EXPECT_EQ(config.vlm.server, "http://127.0.0.1:8080");
-    EXPECT_EQ(config.vlm.workers, 2);
+    EXPECT_EQ(config.vlm.workers, 3);
+    EXPECT_EQ(config.vlm.prefix_cache_mb, 64);
+    EXPECT_EQ(gate.send, alert::SendMode::on_verdict);
+    EXPECT_EQ(gate.send_mode_for("jam"), alert::SendMode::on_event);
+    EXPECT_EQ(gate.send_mode_for("other_rule"), alert::SendMode::on_verdict);
+    EXPECT_FALSE(gate.analytics["rules"][0].contains("send")) << "the pipeline's key, not the analytics engine's";
     EXPECT_DOUBLE_EQ(config.alert.cooldown_s, 10);
     EXPECT_TRUE(config.alert.send_rejected);
     EXPECT_EQ(config.store.retention_days, 7);

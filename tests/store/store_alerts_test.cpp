@@ -210,7 +210,7 @@ TEST_F(StoreTest, RetentionDeletesOnlyOldEvidence) {
 
 TEST_F(StoreTest, SaveQueuesOneDeliveryPerSinkAndUpdatesReplaceUndeliveredOnes) {
     store_->save_alert(make_test_alert("alert-ob01"), "sent", {"webhook:ops", "mqtt:local"});
-    store_->save_alert(make_test_alert("alert-ob02"), "dismissed", {"webhook:ops", "mqtt:local"});
+    store_->save_alert(make_test_alert("alert-ob02"), "dismissed", {});
     EXPECT_EQ(store_->pending_deliveries(), 2);
     auto due = store_->due_deliveries(10);
     ASSERT_EQ(due.size(), 2u);
@@ -230,6 +230,15 @@ TEST_F(StoreTest, SaveQueuesOneDeliveryPerSinkAndUpdatesReplaceUndeliveredOnes) 
     store_->save_alert(updated, "sent", {"webhook:ops", "mqtt:local"});
     EXPECT_EQ(store_->pending_deliveries(), 2);
     for (const auto& item : store_->due_deliveries(10)) EXPECT_EQ(item.alert["updated_count"], 1) << item.sink;
+
+    // A sent alert the VLM then rejected: stored dismissed, and the update is
+    // delivered (to the sinks the caller names) so receivers learn it.
+    auto retracted = make_test_alert("alert-ob01");
+    retracted["verdict"] = "rejected";
+    store_->save_alert(retracted, "dismissed", {"webhook:ops", "mqtt:local"});
+    EXPECT_EQ(store_->alert_status("alert-ob01"), "dismissed");
+    EXPECT_EQ(store_->pending_deliveries(), 2);
+    for (const auto& item : store_->due_deliveries(10)) EXPECT_EQ(item.alert["verdict"], "rejected") << item.sink;
 }
 
 TEST_F(StoreTest, FailedDeliveriesBackOffExponentiallyUpToTheCap) {
@@ -274,7 +283,7 @@ TEST_F(StoreTest, SaveListenersRunAfterQueuedSavesOnly) {
     int calls = 0;
     int handle = store_->add_save_listener([&] { ++calls; });
     store_->save_alert(make_test_alert("alert-li01"), "sent", {"stdout"});
-    store_->save_alert(make_test_alert("alert-li02"), "dismissed", {"stdout"});
+    store_->save_alert(make_test_alert("alert-li02"), "dismissed", {});
     EXPECT_EQ(calls, 1);
     store_->remove_save_listener(handle);
     store_->save_alert(make_test_alert("alert-li03"), "sent", {"stdout"});
