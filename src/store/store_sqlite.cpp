@@ -71,6 +71,27 @@ const char* const kMigrations[] = {
     -- rowid = alerts.rowid; the upsert in save_alert keeps an alert's rowid stable.
     CREATE VIRTUAL TABLE alerts_fts USING fts5(title, summary, description, probable_cause, location, camera);
     )sql",
+    // Outbox ids are never reused: a row an update replaced while its older
+    // version was being delivered must not come back under the same id, or
+    // marking the old delivery done would mark the new version delivered.
+    R"sql(
+    CREATE TABLE outbox_v2 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        alert_id TEXT NOT NULL,
+        sink TEXT NOT NULL,
+        alert_json TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        last_error TEXT,
+        delivered_at REAL,
+        created_at REAL NOT NULL);
+    INSERT INTO outbox_v2 SELECT id, alert_id, sink, alert_json, attempts, next_attempt_at, last_error, delivered_at,
+                                 created_at FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v2 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox(delivered_at, next_attempt_at);
+    CREATE INDEX outbox_alert ON outbox(alert_id, sink);
+    )sql",
 };
 constexpr int kSchemaVersion = static_cast<int>(sizeof(kMigrations) / sizeof(kMigrations[0]));
 

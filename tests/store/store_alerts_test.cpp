@@ -241,6 +241,24 @@ TEST_F(StoreTest, SaveQueuesOneDeliveryPerSinkAndUpdatesReplaceUndeliveredOnes) 
     for (const auto& item : store_->due_deliveries(10)) EXPECT_EQ(item.alert["verdict"], "rejected") << item.sink;
 }
 
+// An update saved while the older version is being delivered replaces the
+// older row; when that delivery then reports done, the new version must still
+// be pending (outbox ids are never reused: it was marked delivered before).
+TEST_F(StoreTest, ADeliveryOfAReplacedVersionDoesNotMarkTheNewOneDelivered) {
+    store_->save_alert(make_test_alert("alert-rv01"), "sent", {"file"});
+    const auto in_flight = store_->due_deliveries(10);
+    ASSERT_EQ(in_flight.size(), 1u);
+    auto newer = make_test_alert("alert-rv01");
+    newer["updated_count"] = 1;
+    store_->save_alert(newer, "sent", {"file"});
+    store_->mark_delivered(in_flight[0].id);  // the older version reached the sink
+    EXPECT_EQ(store_->pending_deliveries_for("file"), 1);
+    const auto due = store_->due_deliveries(10);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_NE(due[0].id, in_flight[0].id);
+    EXPECT_EQ(due[0].alert["updated_count"], 1);
+}
+
 TEST_F(StoreTest, FailedDeliveriesBackOffExponentiallyUpToTheCap) {
     store_->set_retry_backoff(std::chrono::milliseconds(2000), std::chrono::milliseconds(5000));
     store_->save_alert(make_test_alert("alert-bo01"), "sent", {"webhook:ops"});
@@ -338,7 +356,7 @@ TEST(StoreOpen, MigratesANewFileAndRefusesANewerSchema) {
     sqlite3_stmt* stmt = nullptr;
     sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &stmt, nullptr);
     ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
-    EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+    EXPECT_EQ(sqlite3_column_int(stmt, 0), 2);
     sqlite3_finalize(stmt);
     ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);
@@ -348,6 +366,39 @@ TEST(StoreOpen, MigratesANewFileAndRefusesANewerSchema) {
     } catch (const vigil::Error& e) {
         EXPECT_NE(std::string(e.what()).find("schema version 99"), std::string::npos) << e.what();
     }
+}
+
+// A store written by the first schema (outbox ids that could be reused)
+// opens with its pending deliveries intact and the new outbox.
+TEST(StoreOpen, AVersionOneStoreIsMigratedWithItsOutbox) {
+    TempDir dir;
+    const auto path = dir / "old.sqlite";
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    const char* v1 =
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, camera TEXT NOT NULL, recorded_at REAL NOT NULL, json TEXT NOT "
+        "NULL);"
+        "CREATE TABLE alerts (id TEXT PRIMARY KEY, camera TEXT NOT NULL, type TEXT NOT NULL, status TEXT NOT NULL, "
+        "start_time TEXT NOT NULL, end_time TEXT NOT NULL, end_epoch REAL NOT NULL, saved_at REAL NOT NULL, json TEXT "
+        "NOT NULL);"
+        "CREATE TABLE feedback (id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, verdict TEXT NOT NULL, note TEXT NOT "
+        "NULL, created_at REAL NOT NULL);"
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY, alert_id TEXT NOT NULL, sink TEXT NOT NULL, alert_json TEXT NOT "
+        "NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL, last_error TEXT, delivered_at "
+        "REAL, created_at REAL NOT NULL);"
+        "CREATE VIRTUAL TABLE alerts_fts USING fts5(title, summary, description, probable_cause, location, camera);"
+        "INSERT INTO outbox(id, alert_id, sink, alert_json, attempts, next_attempt_at, created_at) "
+        "VALUES(7, 'alert-old', 'file', '{\"id\":\"alert-old\"}', 0, 0, 0);"
+        "PRAGMA user_version = 1;";
+    ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    sqlite3_close(db);
+    auto store = AlertStore::open(path, dir / "evidence");
+    const auto due = store->due_deliveries(10);
+    ASSERT_EQ(due.size(), 1u);
+    EXPECT_EQ(due[0].id, 7);
+    EXPECT_EQ(due[0].alert_id, "alert-old");
+    store->save_alert(make_test_alert("alert-old"), "sent", {"file"});  // replaces row 7
+    EXPECT_NE(store->due_deliveries(10).at(0).id, 7);
 }
 
 struct TimeCase {
