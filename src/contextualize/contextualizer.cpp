@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 
@@ -324,18 +325,21 @@ ContextReport Contextualizer::contextualize(const analyze::Event& event, const C
     vlm::JsonMemberStream stream;
     bool decided = false;
     double verdict_ms = 0;
+    std::atomic<bool> background{false};  // once decided, newer events go first
     auto decided_fields = [&] {
         json fields = json::object();
         for (const std::string& key : deciding) fields[key] = stream.members().at(key);
         return fields;
     };
     if (on_verdict && engine_->streams() && !deciding.empty()) {
+        prepared.request.background = &background;
         prepared.request.on_text = [&](std::string_view piece) {
             if (decided) return;
             stream.feed(piece);
             for (const std::string& key : deciding)
                 if (!stream.members().contains(key)) return;
             decided = true;
+            background = true;
             verdict_ms = elapsed_ms();
             ContextReport early = decision_report(event, camera, prepared.evidence, decided_fields(), "");
             early.vlm_ms = verdict_ms;

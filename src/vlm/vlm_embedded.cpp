@@ -226,6 +226,18 @@ struct Slot {
     bool decoding() const { return job != nullptr && !pending.empty(); }
 };
 
+// A request taken off its sequence to serve a newer one: everything but the
+// sequence, and the sequence's KV state.
+struct PausedRun {
+    Job* job = nullptr;
+    std::unique_ptr<TokenSampler> sampler;
+    llama_pos n_past = 0;
+    std::vector<llama_token> pending;
+    VlmResponse response;
+    Clock::time_point decode_started;
+    std::vector<uint8_t> state;
+};
+
 // Longest run of grammar-forced text inserted at once; keys and punctuation
 // between two values are far shorter.
 constexpr size_t kMaxForcedChars = 96;
@@ -340,13 +352,21 @@ private:
     void run_scheduler() {
         std::unique_lock lock(mutex_);
         while (true) {
-            wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || any_busy(); });
+            wake_.wait(lock, [&] { return stopping_ || !pending_.empty() || any_busy() || !paused_.empty(); });
             if (stopping_) break;
             // Requests given up while waiting for a sequence leave the queue now.
             for (auto it = pending_.begin(); it != pending_.end();) {
                 if ((*it)->interrupt.triggered()) {
                     fail_interrupted(**it, "waiting for a free sequence");
                     it = pending_.erase(it);
+                } else {
+                    ++it;
+                }
+            }
+            for (auto it = paused_.begin(); it != paused_.end();) {
+                if (it->job->interrupt.triggered()) {
+                    fail_interrupted(*it->job, "paused for a newer request");
+                    it = paused_.erase(it);
                 } else {
                     ++it;
                 }
@@ -358,14 +378,35 @@ private:
                     break;
                 }
             }
+            // A request whose urgent part is still being decoded comes first:
+            // its next tokens before another request's prompt evaluation.
+            const bool urgent_running =
+                std::any_of(slots_.begin(), slots_.end(), [](const Slot& slot) { return urgent(slot); });
+            if (urgent_running) free_slot = nullptr;
+            // Then new requests: when every sequence is taken, one whose
+            // urgent part is out makes room.
+            if (!urgent_running && free_slot == nullptr && !pending_.empty()) {
+                for (Slot& slot : slots_) {
+                    if (slot.busy() && in_background(slot)) {
+                        free_slot = &slot;
+                        break;
+                    }
+                }
+            }
             Job* admitted = nullptr;
             if (free_slot != nullptr && !pending_.empty()) {
                 admitted = pending_.front();
                 pending_.pop_front();
             }
+            const bool none_waiting = pending_.empty();
             lock.unlock();
             if (admitted != nullptr) {
+                if (free_slot->busy()) pause(*free_slot);
                 start(*free_slot, *admitted);
+            } else if (free_slot != nullptr && !paused_.empty() && none_waiting) {
+                PausedRun run = std::move(paused_.front());
+                paused_.pop_front();
+                resume(*free_slot, std::move(run));
             } else {
                 step();
             }
@@ -379,6 +420,59 @@ private:
         lock.unlock();
         for (Slot& slot : slots_) {
             if (slot.busy()) finish(slot, std::make_exception_ptr(CancelledError("VLM engine is shutting down")));
+        }
+        for (PausedRun& run : paused_) {
+            run.job->result.set_exception(std::make_exception_ptr(CancelledError("VLM engine is shutting down")));
+        }
+        paused_.clear();
+    }
+
+    static bool in_background(const Slot& slot) {
+        const std::atomic<bool>* flag = slot.job->request->background;
+        return flag != nullptr && flag->load(std::memory_order_relaxed) && slot.decoding();
+    }
+
+    // A request that will say when its urgent part is out, and has not yet.
+    static bool urgent(const Slot& slot) {
+        if (!slot.busy()) return false;
+        const std::atomic<bool>* flag = slot.job->request->background;
+        return flag != nullptr && !flag->load(std::memory_order_relaxed) && slot.decoding();
+    }
+
+    // Takes the slot's request off its sequence, keeping its KV state in
+    // memory; it continues from there when resumed.
+    void pause(Slot& slot) {
+        PausedRun run;
+        run.state.resize(llama_state_seq_get_size(ctx_.get(), slot.seq));
+        if (run.state.empty() ||
+            llama_state_seq_get_data(ctx_.get(), run.state.data(), run.state.size(), slot.seq) != run.state.size()) {
+            finish(slot, std::make_exception_ptr(Error("llama.cpp could not save a paused request's state")));
+            return;
+        }
+        run.job = slot.job;
+        run.sampler = std::move(slot.sampler);
+        run.n_past = slot.n_past;
+        run.pending = std::move(slot.pending);
+        run.response = std::move(slot.response);
+        run.decode_started = slot.decode_started;
+        llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.seq, -1, -1);
+        slot.job = nullptr;
+        slot.pending.clear();
+        slot.decode_started = Clock::time_point{};
+        ++run.response.timings.pauses;
+        paused_.push_back(std::move(run));
+    }
+
+    void resume(Slot& slot, PausedRun run) {
+        slot.job = run.job;
+        slot.sampler = std::move(run.sampler);
+        slot.n_past = run.n_past;
+        slot.pending = std::move(run.pending);
+        slot.response = std::move(run.response);
+        slot.decode_started = run.decode_started;
+        llama_memory_seq_rm(llama_get_memory(ctx_.get()), slot.seq, -1, -1);
+        if (llama_state_seq_set_data(ctx_.get(), run.state.data(), run.state.size(), slot.seq) == 0) {
+            finish(slot, std::make_exception_ptr(Error("llama.cpp could not restore a paused request's state")));
         }
     }
 
@@ -858,6 +952,7 @@ private:
     std::mutex mutex_;  // guards pending_ and stopping_
     std::condition_variable wake_;
     std::deque<Job*> pending_;
+    std::deque<PausedRun> paused_;  // scheduler thread only (read under mutex_ by its wait)
     bool stopping_ = false;
     std::thread scheduler_;
 };

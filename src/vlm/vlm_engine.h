@@ -63,6 +63,10 @@ struct VlmRequest {
     std::optional<std::chrono::steady_clock::time_point> deadline;
     // Set to true from another thread to stop generation (CancelledError).
     const std::atomic<bool>* cancel = nullptr;
+    // Set to true once the urgent part of the answer is out (an alert's
+    // verdict): the embedded backend may then pause this request to serve a
+    // newer one first, and resume it when a sequence is free.
+    const std::atomic<bool>* background = nullptr;
     // Called with each piece of generated text as soon as it is decoded, in
     // order, from the backend's own thread: keep it short. An exception it
     // throws ends the request with that error. Backends that cannot stream
@@ -82,6 +86,7 @@ struct VlmTimings {
     int image_tokens = 0;
     int generated_tokens = 0;     // including tokens the grammar forced (inserted, not sampled)
     int decode_steps = 0;         // model evaluations during generation (one per sampled token)
+    int pauses = 0;               // times the request was paused for a newer one
     double prefill_tokens_per_s() const { return prefill_ms > 0 ? prompt_tokens * 1000.0 / prefill_ms : 0; }
     double decode_tokens_per_s() const { return decode_ms > 0 ? generated_tokens * 1000.0 / decode_ms : 0; }
     double decode_steps_per_s() const { return decode_ms > 0 ? decode_steps * 1000.0 / decode_ms : 0; }
@@ -114,8 +119,10 @@ struct EmbeddedConfig {
     std::string lora_path;     // optional LoRA adapter GGUF
     int threads = 0;           // 0: all cores
     int context_size = 4096;   // tokens per request (prompt + answer)
-    // Requests served at once: each has a sequence of its own in one context,
-    // and their tokens are decoded together. Later callers wait for a free one.
+    // Requests decoded at once: each has a sequence of its own in one
+    // context, and their tokens are decoded together. Later callers wait for
+    // a free sequence, or take one from a request in the background (paused,
+    // its state kept in memory, resumed when a sequence is free).
     int parallel = 1;
     // Memory for saved prompt prefixes (VlmRequest::instructions); 0 disables reuse.
     size_t prefix_cache_mb = 256;

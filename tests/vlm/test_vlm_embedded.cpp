@@ -697,6 +697,42 @@ TEST_F(EmbeddedVlmTest, ParallelRequestsDecodeTogether) {
     EXPECT_EQ(engine->generate(short_request).text, short_response.text);
 }
 
+// One sequence, two requests: the first says its urgent part is out (the
+// background flag), so the second takes the sequence at once; the first is
+// paused with its state kept and finishes afterwards, its answer unchanged.
+TEST_F(EmbeddedVlmTest, ARequestInTheBackgroundStepsAsideForANewOne) {
+    auto engine = make_embedded_engine(config());  // parallel = 1
+    VlmRequest alone = describe({}, 200);
+    alone.ignore_eos = true;
+    const std::string expected = engine->generate(alone).text;
+
+    using Clock = std::chrono::steady_clock;
+    std::atomic<bool> background{false};
+    std::atomic<int> long_tokens{0};
+    Clock::time_point long_last, short_last;
+    VlmRequest long_request = alone;
+    long_request.background = &background;
+    long_request.on_text = [&](std::string_view) {
+        if (++long_tokens == 10) background = true;  // "the verdict is out"
+        long_last = Clock::now();
+    };
+    VlmResponse long_response;
+    std::thread long_thread([&] { long_response = engine->generate(long_request); });
+    while (long_tokens < 12) std::this_thread::yield();
+
+    VlmRequest short_request = describe({VlmImage::from_file(square_512_.string())}, 6);
+    short_request.ignore_eos = true;
+    short_request.on_text = [&](std::string_view) { short_last = Clock::now(); };
+    const VlmResponse short_response = engine->generate(short_request);
+    long_thread.join();
+
+    EXPECT_EQ(short_response.timings.generated_tokens, 6);
+    EXPECT_LT(short_last, long_last) << "the new request waited for the old one's report";
+    EXPECT_EQ(long_response.timings.pauses, 1);
+    EXPECT_EQ(long_response.timings.generated_tokens, 200);
+    EXPECT_EQ(long_response.text, expected) << "pausing and resuming changed the answer";
+}
+
 TEST_F(EmbeddedVlmTest, ARequestWaitingForAFreeSequenceHonoursItsDeadline) {
     VlmRequest busy = describe({}, 400);
     busy.ignore_eos = true;
