@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <iostream>
@@ -61,7 +62,7 @@ std::shared_ptr<vlm::VlmEngine> open_engine(const RunArgs& args, const pipeline:
     }
     if (!args.vlm_lora.empty()) selection.lora_path = args.vlm_lora;
     selection.threads = args.vlm_threads >= 0 ? args.vlm_threads : config.threads;
-    selection.parallel = config.workers;
+    selection.parallel = std::min(config.parallel, config.workers);
     selection.prefix_cache_mb = config.prefix_cache_mb;
     if (from_cli || config.configured()) return open_vlm_engine(selection);
     try {

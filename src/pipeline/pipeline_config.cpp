@@ -414,7 +414,7 @@ void read_vlm(const MapReader& top, PipelineConfig& config) {
     if (!top.has("vlm")) return;
     MapReader vlm(top.get("vlm"), top.place(), "vlm",
                   {"name", "model", "mmproj", "lora", "server", "server_model", "threads", "deadline_s", "max_queue",
-                   "workers", "max_tiles", "prefix_cache_mb"});
+                   "workers", "parallel", "max_tiles", "prefix_cache_mb"});
     const fs::path base = config.file.parent_path();
     auto& out = config.vlm;
     out.name = vlm.string_or("name", "");
@@ -427,6 +427,7 @@ void read_vlm(const MapReader& top, PipelineConfig& config) {
     out.deadline_s = vlm.number_or("deadline_s", out.deadline_s, 0.1, 3600);
     out.max_queue = vlm.integer_or("max_queue", out.max_queue, 1, 10000);
     out.workers = vlm.integer_or("workers", out.workers, 1, 64);
+    out.parallel = vlm.integer_or("parallel", out.parallel, 1, 16);
     out.prefix_cache_mb = vlm.integer_or("prefix_cache_mb", out.prefix_cache_mb, 0, 65536);
     out.max_tiles = vlm.integer_or("max_tiles", out.max_tiles, 1, 16);
     if (out.model.empty() != out.mmproj.empty()) {

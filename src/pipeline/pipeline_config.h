@@ -52,10 +52,14 @@ struct VlmConfig {
     std::string server_model;
     int threads = 0;
     double deadline_s = 60;     // per request, from the moment a worker takes the event
-    int max_queue = 4;          // events waiting for the VLM; more fall back to rules
-    // Events the VLM reviews at once. The embedded model decodes them together
-    // in one context, so a new event's verdict does not wait for another's report.
-    int workers = 2;
+    int max_queue = 4;          // events waiting for a VLM verdict beyond `parallel`; more get the rules' report
+    // Events under review at once (a thread each). The embedded model decodes
+    // `parallel` of them together in one context; one whose verdict is out
+    // steps aside for a newer event, so a new verdict does not wait for
+    // another event's report. Reports left behind finish when the VLM has
+    // time, or fall back to the rules' words at their deadline.
+    int workers = 16;
+    int parallel = 2;
     int prefix_cache_mb = 256;  // embedded model: memory for reused prompt prefixes (0: off)
     int max_tiles = 2;          // image-token budget per request
     bool configured() const { return !name.empty() || !model.empty() || !mmproj.empty() || !server.empty(); }

@@ -58,7 +58,8 @@ public:
         : config_(config),
           engine_(std::move(engine)),
           options_(options),
-          vlm_queue_(static_cast<size_t>(config.vlm.max_queue)),
+          verdict_cap_(config.vlm.max_queue + std::max(1, std::min(config.vlm.parallel, config.vlm.workers))),
+          vlm_queue_(static_cast<size_t>(verdict_cap_ + config.vlm.workers)),
           alert_queue_(4096) {}
 
     RunSummary run();
@@ -88,6 +89,11 @@ private:
     std::vector<contextualize::CameraContext> contexts_;
     std::unique_ptr<alert::AlertBuilder> builder_;  // used by the alert thread only
 
+    // Events handed to the VLM whose verdict is not out yet: the ones a new
+    // event would wait behind. Past the cap new events get the rules' report
+    // at once. Events whose verdict is out only wait for their report.
+    const int verdict_cap_;
+    std::atomic<int> undecided_{0};
     BoundedQueue<AlertJob> vlm_queue_;
     BoundedQueue<AlertJob> alert_queue_;
     std::atomic<bool> rules_only_{false};  // shutting down: queued events skip the VLM
@@ -162,12 +168,13 @@ void Runner::on_event(CameraEvent event) {
                 alert_queue_.push_wait(std::move(now));
             }
             job.queued_at = Clock::now();
-            if (vlm_queue_.try_push(job)) {
+            if (++undecided_ <= verdict_cap_ && vlm_queue_.try_push(job)) {
                 std::lock_guard lock(stats_mutex_);
                 ++summary_.vlm_requests;
                 return;
             }
-            job.rules_reason = fmt::format("VLM queue full ({} events waiting)", vlm_queue_.capacity());
+            --undecided_;
+            job.rules_reason = fmt::format("VLM busy ({} events waiting for a verdict)", verdict_cap_);
             std::lock_guard lock(stats_mutex_);
             ++summary_.vlm_shed;
         }
@@ -181,12 +188,15 @@ void Runner::vlm_worker() {
         const CameraEvent& source = *job->source;
         const auto& context = contexts_[source.camera];
         job->queue_wait_ms = ms_between(job->queued_at, Clock::now());
+        bool decided = false;
         if (rules_only_) {
             job->rules_reason = "shutting down: VLM skipped";
         } else {
             // Verdict first: the decision becomes (or updates) the alert
             // while the rest of the report is decoded.
             auto on_verdict = [&](contextualize::ContextReport early) {
+                decided = true;
+                --undecided_;
                 AlertJob verdict;
                 verdict.source = job->source;
                 verdict.token = job->token;
@@ -204,6 +214,7 @@ void Runner::vlm_worker() {
                 default: ++summary_.vlm_errors; break;
             }
         }
+        if (!decided) --undecided_;
         alert_queue_.push_wait(std::move(*job));
     }
 }
@@ -261,7 +272,10 @@ void Runner::handle(AlertJob& job, contextualize::Contextualizer& rules) {
         ++summary_.scene_checks_without_vlm;
         return;
     }
-    if (!job.report) job.report = rules.from_rules(source.event, contexts_[source.camera], source.frames, job.rules_reason);
+    if (!job.report) {
+        job.report = rules.from_rules(source.event, contexts_[source.camera], source.frames, job.rules_reason);
+        job.report->complete = !job.partial;  // send: on_event: the VLM's report is still to come
+    }
     const contextualize::ContextReport& report = *job.report;
     json models = {{"detector", camera.detector_name()}, {"tracker", camera.tracker_name()}};
     if (!report.vlm_model.empty()) models["vlm"] = report.vlm_model;
@@ -345,7 +359,7 @@ std::string Runner::progress_line() {
     }
     std::lock_guard lock(stats_mutex_);
     line += fmt::format(" | alerts {}", summary_.alerts_sent + summary_.alerts_dismissed);
-    if (engine_) line += fmt::format(" | VLM queue {}/{}, shed {}", vlm_queue_.size(), vlm_queue_.capacity(),
+    if (engine_) line += fmt::format(" | VLM awaiting verdict {}/{}, shed {}", undecided_.load(), verdict_cap_,
                                      summary_.vlm_shed);
     return line;
 }

@@ -297,8 +297,9 @@ TEST(PipelineEndToEnd, AllCamerasFailingIsAnError) {
     }
 }
 
-// A VLM slower than the event rate: the bounded queue sheds the overflow to
-// rule-based context at once; every event still becomes (part of) an alert.
+// A VLM slower than the event rate: past max_queue events waiting for a
+// verdict, the overflow is shed to rule-based context at once; every event
+// still becomes (part of) an alert.
 TEST(PipelineEndToEnd, FullVlmQueueShedsToRules) {
     TempDir dir;
     ScriptedVlmServer server([](const std::string&, ScriptedVlmServer& self) -> std::string {
@@ -325,7 +326,7 @@ TEST(PipelineEndToEnd, FullVlmQueueShedsToRules) {
     for (const auto& alert : read_jsonl(jsonl)) {
         expect_valid(alert);
         EXPECT_EQ(alert["context"]["source"], "rules");
-        if (alert["context"]["fallback_reason"].get<std::string>().find("queue full") != std::string::npos)
+        if (alert["context"]["fallback_reason"].get<std::string>().find("VLM busy") != std::string::npos)
             shed_ids.insert(alert["id"].get<std::string>());
     }
     const int shed_alerts = static_cast<int>(shed_ids.size());

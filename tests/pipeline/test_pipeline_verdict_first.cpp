@@ -158,6 +158,7 @@ TEST(PipelineVerdictFirst, SendOnEventSendsTheRulesAlertAndTheVlmUpdatesOrRetrac
         const json& last = versions.back();
         // Out at once, from the rules, before the VLM has said anything.
         EXPECT_EQ(first["context"]["source"], "rules");
+        EXPECT_EQ(first["context"]["complete"], false);
         EXPECT_EQ(first["context"]["fallback_reason"], "sent before the VLM's verdict (send: on_event)");
         EXPECT_FALSE(first["timings"].contains("event_to_verdict_ms"));
         // Then the VLM's verdict and report (the two may reach the receiver as
